@@ -1,0 +1,3 @@
+//! Programmes as data: the versioned definitions of subsidy programmes (stages, deadlines,
+//! report schedules, form schemas, acceptance checklists, funding rules), and the official
+//! Chinese working-day calendar used to count deadlines.
