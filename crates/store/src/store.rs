@@ -1,0 +1,458 @@
+//! `Store`: connecting, executing commands, loading aggregates and reading events.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{
+    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError,
+    SerializedEvent,
+};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{ExecuteError, StoreError};
+use crate::event::{RawEventRow, StoredEvent, RECORDED_AT};
+use crate::repository::{Backend, ChainedRepository};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The file name of the embedded database inside a data directory.
+pub const SQLITE_FILE_NAME: &str = "subsidy.db";
+
+/// How long an SQLite writer waits for the database lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The result of a committed command.
+#[derive(Debug)]
+pub struct Committed<A: Aggregate> {
+    /// The aggregate's version after the command: the sequence of its last event (unchanged when
+    /// the command produced no event).
+    pub version: usize,
+    /// The events appended, with the metadata as stored (`recorded_at`, `prev_hash`, `hash`).
+    pub events: Vec<EventEnvelope<A>>,
+}
+
+/// The event store: a SQLite file or a PostgreSQL database holding the `events` table, with a
+/// clock for `recorded_at` and the upcasters applied when loading. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    upcasters: Arc<Vec<Arc<dyn EventUpcaster>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .field("clock", &self.clock)
+            .field("upcasters", &self.upcasters.len())
+            .finish()
+    }
+}
+
+/// Lets a shared upcaster be handed to `PersistedEventStore::with_upcasters`, which wants boxes.
+struct SharedUpcaster(Arc<dyn EventUpcaster>);
+
+impl EventUpcaster for SharedUpcaster {
+    fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
+        self.0.can_upcast(event_type, event_version)
+    }
+    fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
+        self.0.upcast(event)
+    }
+}
+
+impl Store {
+    /// Opens the store named by `url` and brings its schema up to date:
+    /// `sqlite://<path>?mode=rwc` (WAL journal, foreign keys on, 5 s busy timeout, full sync) or
+    /// `postgres://…` / `postgresql://…`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+            Self::connect_sqlite(options).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    backend: "postgres",
+                    source,
+                })?;
+            POSTGRES_MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|source| StoreError::Migrate {
+                    backend: "postgres",
+                    source,
+                })?;
+            Ok(Self::from_backend(Backend::Postgres(pool)))
+        } else {
+            Err(StoreError::InvalidUrl {
+                url: url.to_string(),
+                reason: "it must start with sqlite:, postgres:// or postgresql://".to_string(),
+            })
+        }
+    }
+
+    /// Opens (creating if needed) the embedded SQLite store `<dir>/subsidy.db`, creating `dir`.
+    pub async fn open_data_dir(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join(SQLITE_FILE_NAME))
+            .create_if_missing(true);
+        Self::connect_sqlite(options).await
+    }
+
+    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Store, StoreError> {
+        // WAL lets readers work while one writer writes; FULL sync makes each commit durable
+        // across a power cut, which an audit log needs more than write speed.
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                backend: "sqlite",
+                source,
+            })?;
+        SQLITE_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: "sqlite",
+                source,
+            })?;
+        Ok(Self::from_backend(Backend::Sqlite(pool)))
+    }
+
+    fn from_backend(backend: Backend) -> Self {
+        Self {
+            backend,
+            clock: Arc::new(SystemClock),
+            upcasters: Arc::new(Vec::new()),
+        }
+    }
+
+    /// The same store, taking `recorded_at` from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The same store, applying `upcasters` (in order) to stored events before they are
+    /// deserialised by `load`, `load_as_of` and `execute`. Replaces any earlier list.
+    pub fn with_upcasters(self, upcasters: Vec<Arc<dyn EventUpcaster>>) -> Self {
+        Self {
+            upcasters: Arc::new(upcasters),
+            ..self
+        }
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The SQLite pool, when this store is SQLite (for crates that keep their own tables).
+    pub fn pool_sqlite(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(pool) => Some(pool),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, when this store is PostgreSQL (for crates that keep their own tables).
+    pub fn pool_postgres(&self) -> Option<&PgPool> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pool) => Some(pool),
+        }
+    }
+
+    /// The hash-chaining cqrs-es repository over this store.
+    pub fn repository(&self) -> ChainedRepository {
+        ChainedRepository::new(&self.backend, self.clock.clone())
+    }
+
+    /// A cqrs-es event store (never the snapshot or aggregate store: in cqrs-es 0.5.0 those
+    /// apply newly committed events twice) with this store's upcasters.
+    pub fn event_store<A: Aggregate>(&self) -> PersistedEventStore<ChainedRepository, A> {
+        let upcasters: Vec<Box<dyn EventUpcaster>> = self
+            .upcasters
+            .iter()
+            .map(|u| Box::new(SharedUpcaster(u.clone())) as Box<dyn EventUpcaster>)
+            .collect();
+        PersistedEventStore::new_event_store(self.repository()).with_upcasters(upcasters)
+    }
+
+    /// Loads the aggregate, checks `expected_version` (when given) against its version, lets it
+    /// handle `command` and appends the resulting events with `metadata` (plus the store's
+    /// `recorded_at`, `prev_hash` and `hash`, which overwrite keys of those names). Nothing is
+    /// stored unless the result is `Ok`.
+    pub async fn execute<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: HashMap<String, String>,
+        expected_version: Option<usize>,
+    ) -> Result<Committed<A>, ExecuteError<A::Error>> {
+        let event_store = self.event_store::<A>();
+        let mut context = event_store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(execute_error)?;
+        let loaded_version = context.current_sequence;
+        if let Some(expected) = expected_version {
+            if expected != loaded_version {
+                return Err(ExecuteError::StaleVersion {
+                    expected,
+                    actual: loaded_version,
+                });
+            }
+        }
+        let sink = EventSink::<A>::default();
+        context
+            .aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(ExecuteError::Rejected)?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok(Committed {
+                version: loaded_version,
+                events: Vec::new(),
+            });
+        }
+        let mut envelopes = event_store
+            .commit(events, context, metadata)
+            .await
+            .map_err(execute_error)?;
+        let version = loaded_version + envelopes.len();
+        // cqrs-es returns the envelopes as they were before the repository stamped them; read
+        // the stored metadata back so callers see exactly what was recorded.
+        let stored = self
+            .repository()
+            .get_last_events::<A>(aggregate_id, loaded_version)
+            .await
+            .map_err(|e| ExecuteError::Store(persistence_error(e)))?;
+        for envelope in &mut envelopes {
+            if let Some(row) = stored.iter().find(|row| row.sequence == envelope.sequence) {
+                envelope.metadata = serde_json::from_value(row.metadata.clone())
+                    .map_err(|e| ExecuteError::Store(StoreError::Deserialization(Box::new(e))))?;
+            }
+        }
+        Ok(Committed { version, events: envelopes })
+    }
+
+    /// The current state of an aggregate and its version (0 when it has no events).
+    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<(A, usize), StoreError> {
+        let context = self
+            .event_store::<A>()
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(aggregate_store_error)?;
+        Ok((context.aggregate, context.current_sequence))
+    }
+
+    /// State as of a moment: applies the events in sequence order while their `recorded_at` is
+    /// not after `at`, and stops at the first that is. (Stopping, rather than skipping, keeps the
+    /// result a state the aggregate really had even if two servers' clocks disagreed.) Returns
+    /// the state and the version it corresponds to.
+    pub async fn load_as_of<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(A, usize), StoreError> {
+        let envelopes = self
+            .event_store::<A>()
+            .load_events(aggregate_id)
+            .await
+            .map_err(aggregate_store_error)?;
+        let mut aggregate = A::default();
+        let mut version = 0;
+        for envelope in envelopes {
+            let recorded_at = envelope
+                .metadata
+                .get(RECORDED_AT)
+                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                .ok_or_else(|| StoreError::CorruptEvent {
+                    aggregate_type: A::TYPE.to_string(),
+                    aggregate_id: aggregate_id.to_string(),
+                    sequence: envelope.sequence as i64,
+                    reason: "the metadata has no valid recorded_at".to_string(),
+                })?;
+            if recorded_at > at {
+                break;
+            }
+            version = envelope.sequence;
+            aggregate.apply(envelope.payload);
+        }
+        Ok((aggregate, version))
+    }
+
+    /// Every event of one aggregate, in sequence order, as stored.
+    pub async fn read_stream(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<EventTuple> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_as(&format!(
+                "SELECT {SQLITE_COLUMNS} FROM events WHERE aggregate_type = ? AND aggregate_id = ? ORDER BY sequence"
+            ))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(pool)
+            .await,
+            Backend::Postgres(pool) => sqlx::query_as(&format!(
+                "SELECT {POSTGRES_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+            ))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(pool)
+            .await,
+        }
+        .map_err(StoreError::db("reading the events of one record"))?;
+        rows.into_iter().map(|row| raw(row).into_stored()).collect()
+    }
+
+    /// Up to `limit` events with a global position greater than `after_position`, in position
+    /// (= commit) order. Start with 0; continue from the last position returned. A reader that
+    /// does so sees every committed event exactly once.
+    pub async fn read_all(&self, after_position: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit < 1 {
+            return Err(StoreError::InvalidArgument(format!(
+                "the number of events to read must be at least 1, got {limit}"
+            )));
+        }
+        let rows: Vec<EventTuple> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_as(&format!(
+                "SELECT {SQLITE_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?"
+            ))
+            .bind(after_position)
+            .bind(limit)
+            .fetch_all(pool)
+            .await,
+            Backend::Postgres(pool) => sqlx::query_as(&format!(
+                "SELECT {POSTGRES_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+            ))
+            .bind(after_position)
+            .bind(limit)
+            .fetch_all(pool)
+            .await,
+        }
+        .map_err(StoreError::db("reading events by position"))?;
+        rows.into_iter().map(|row| raw(row).into_stored()).collect()
+    }
+
+    /// The ids of all aggregates of one type that have at least one event, sorted.
+    pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = ? ORDER BY aggregate_id",
+            )
+            .bind(aggregate_type)
+            .fetch_all(pool)
+            .await,
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 ORDER BY aggregate_id",
+            )
+            .bind(aggregate_type)
+            .fetch_all(pool)
+            .await,
+        }
+        .map_err(StoreError::db("listing records"))
+    }
+
+    /// The highest global position committed so far (0 for an empty store).
+    pub async fn last_position(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COALESCE(MAX(global_position), 0) FROM events";
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Backend::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .map_err(StoreError::db("reading the last position"))
+    }
+}
+
+type EventTuple = (Option<i64>, String, String, i64, String, String, String, String);
+
+const SQLITE_COLUMNS: &str =
+    "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata";
+// PostgreSQL keeps `json` columns as the text that was written; reading them as text gives the
+// same parsing path as SQLite.
+const POSTGRES_COLUMNS: &str = "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload::text, metadata::text";
+
+fn raw(row: EventTuple) -> RawEventRow {
+    let (global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) =
+        row;
+    RawEventRow {
+        global_position,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+    }
+}
+
+fn persistence_error(error: PersistenceError) -> StoreError {
+    match error {
+        PersistenceError::DeserializationError(e) => StoreError::Deserialization(e),
+        PersistenceError::OptimisticLockError => {
+            StoreError::Repository("optimistic lock error while reading".into())
+        }
+        PersistenceError::ConnectionError(e) | PersistenceError::UnknownError(e) => {
+            StoreError::Repository(e)
+        }
+    }
+}
+
+fn aggregate_store_error<E: std::error::Error>(error: AggregateError<E>) -> StoreError {
+    match error {
+        AggregateError::DeserializationError(e) => StoreError::Deserialization(e),
+        AggregateError::DatabaseConnectionError(e) | AggregateError::UnexpectedError(e) => {
+            StoreError::Repository(e)
+        }
+        AggregateError::AggregateConflict => {
+            StoreError::Repository("unexpected optimistic lock error while loading".into())
+        }
+        AggregateError::UserError(e) => StoreError::Repository(e.to_string().into()),
+    }
+}
+
+fn execute_error<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
+    match error {
+        AggregateError::UserError(e) => ExecuteError::Rejected(e),
+        AggregateError::AggregateConflict => ExecuteError::Conflict,
+        other => ExecuteError::Store(aggregate_store_error(other)),
+    }
+}
