@@ -79,7 +79,9 @@ pub enum CalendarError {
     NotPublished { year: i32, first: i32, last: i32 },
     #[error("the holiday data file for {year} is malformed: {reason}")]
     Malformed { year: i32, reason: String },
-    #[error("the holiday data has two files for {year}; keep only the one transcribed from the notice")]
+    #[error(
+        "the holiday data has two files for {year}; keep only the one transcribed from the notice"
+    )]
     DuplicateYear { year: i32 },
     #[error("the holiday data has no file for {year}, between the files for {first} and {last}; every year in between must be vendored")]
     MissingYear { year: i32, first: i32, last: i32 },
@@ -155,7 +157,11 @@ impl WorkingCalendar {
             _ => return Err(CalendarError::NoYearFiles),
         };
         if let Some(year) = (first_year..=last_year).find(|y| !by_year.contains_key(y)) {
-            return Err(CalendarError::MissingYear { year, first: first_year, last: last_year });
+            return Err(CalendarError::MissingYear {
+                year,
+                first: first_year,
+                last: last_year,
+            });
         }
 
         let mut listed: HashMap<NaiveDate, Listed> = HashMap::new();
@@ -183,7 +189,10 @@ impl WorkingCalendar {
         let (reach_month, reach_day) = NEXT_NOTICE_REACHES_BACK_TO;
         let end = ymd(last_year, reach_month, reach_day, last_year)?
             .pred_opt()
-            .ok_or(CalendarError::Malformed { year: last_year, reason: "date out of range".into() })?;
+            .ok_or(CalendarError::Malformed {
+                year: last_year,
+                reason: "date out of range".into(),
+            })?;
 
         let mut working_before = Vec::with_capacity(days_from(start, end) + 2);
         working_before.push(0u32);
@@ -197,7 +206,14 @@ impl WorkingCalendar {
             working_before.push(count);
         }
 
-        Ok(WorkingCalendar { first_year, last_year, start, end, listed, working_before })
+        Ok(WorkingCalendar {
+            first_year,
+            last_year,
+            start,
+            end,
+            listed,
+            working_before,
+        })
     }
 
     /// The notice years this calendar holds.
@@ -220,8 +236,12 @@ impl WorkingCalendar {
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
         self.index(date)?;
         Ok(match self.listed.get(&date) {
-            Some(l) if l.off => DayKind::Holiday { name: l.name.clone() },
-            Some(l) => DayKind::AdjustedWorkday { name: l.name.clone() },
+            Some(l) if l.off => DayKind::Holiday {
+                name: l.name.clone(),
+            },
+            Some(l) => DayKind::AdjustedWorkday {
+                name: l.name.clone(),
+            },
             None if is_weekend(date) => DayKind::Weekend,
             None => DayKind::Workday,
         })
@@ -237,7 +257,9 @@ impl WorkingCalendar {
         // The answer is the day x after which the count of working days first reaches
         // working_before[i + 1] + n, i.e. x = j - 1 for the first j with that count.
         let target = u64::from(self.working_before[i + 1]) + u64::from(n);
-        let j = self.working_before.partition_point(|&c| u64::from(c) < target);
+        let j = self
+            .working_before
+            .partition_point(|&c| u64::from(c) < target);
         if j >= self.working_before.len() {
             return Err(self.not_decided(self.end + Days::new(1)));
         }
@@ -245,7 +267,11 @@ impl WorkingCalendar {
     }
 
     /// Working days in the half-open range (from, to]; 0 if to <= from.
-    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<u32, CalendarError> {
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<u32, CalendarError> {
         if to <= from {
             return Ok(0);
         }
@@ -254,7 +280,10 @@ impl WorkingCalendar {
         Ok(self.working_before[k + 1] - self.working_before[i + 1])
     }
 
-    pub fn next_working_day_on_or_after(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
+    pub fn next_working_day_on_or_after(
+        &self,
+        date: NaiveDate,
+    ) -> Result<NaiveDate, CalendarError> {
         if self.is_working_day(date)? {
             Ok(date)
         } else {
@@ -298,21 +327,30 @@ impl WorkingCalendar {
         } else {
             date.year()
         };
-        CalendarError::NotPublished { year, first: self.first_year, last: self.last_year }
+        CalendarError::NotPublished {
+            year,
+            first: self.first_year,
+            last: self.last_year,
+        }
     }
 }
 
 fn parse_year_file(year: i32, text: &str) -> Result<Vec<(NaiveDate, Listed)>, CalendarError> {
     let malformed = |reason: String| CalendarError::Malformed { year, reason };
-    let file: YearFile =
-        serde_json::from_str(text).map_err(|e| malformed(format!("not valid holiday JSON: {e}")))?;
+    let file: YearFile = serde_json::from_str(text)
+        .map_err(|e| malformed(format!("not valid holiday JSON: {e}")))?;
     if file.year != year {
-        return Err(malformed(format!("the file says it is for {}, not {year}", file.year)));
+        return Err(malformed(format!(
+            "the file says it is for {}, not {year}",
+            file.year
+        )));
     }
     if file.days.is_empty() {
         // holiday-cn creates an empty file for a year before its notice appears; vendoring one
         // must not make the year look covered.
-        return Err(malformed("it lists no days; the notice has not been transcribed yet".into()));
+        return Err(malformed(
+            "it lists no days; the notice has not been transcribed yet".into(),
+        ));
     }
     let (reach_month, reach_day) = NEXT_NOTICE_REACHES_BACK_TO;
     let earliest = ymd(year - 1, reach_month, reach_day, year)?;
@@ -340,7 +378,14 @@ fn parse_year_file(year: i32, text: &str) -> Result<Vec<(NaiveDate, Listed)>, Ca
         if seen.insert(date, day.is_off_day).is_some() {
             return Err(malformed(format!("{date} is listed twice")));
         }
-        out.push((date, Listed { off: day.is_off_day, name: day.name, notice_year: year }));
+        out.push((
+            date,
+            Listed {
+                off: day.is_off_day,
+                name: day.name,
+                notice_year: year,
+            },
+        ));
     }
     Ok(out)
 }
@@ -390,7 +435,12 @@ mod tests {
         // The O(1)/O(log n) answers must equal the obvious loop over the listed days.
         let cal = WorkingCalendar::official();
         let mut naive = 0u32;
-        for (i, day) in cal.start.iter_days().take_while(|x| *x <= cal.end).enumerate() {
+        for (i, day) in cal
+            .start
+            .iter_days()
+            .take_while(|x| *x <= cal.end)
+            .enumerate()
+        {
             let working = match cal.listed.get(&day) {
                 Some(l) => !l.off,
                 None => !is_weekend(day),
