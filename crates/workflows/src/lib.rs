@@ -3,3 +3,9 @@
 //! Chinese working-day calendar used to count deadlines.
 
 pub mod calendar;
+pub mod programme;
+
+pub use programme::{
+    DefinitionError, FieldError, FormError, FundSource, Grade, OfficialRole, Programme,
+    ProgrammeKey, ProgrammeRegistry,
+};
