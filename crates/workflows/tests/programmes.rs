@@ -356,6 +356,50 @@ fn the_2025_lockers_programme_asks_for_36_groups_and_the_plan_the_proposal_requi
 }
 
 #[test]
+fn shipped_due_dates_fall_on_official_working_days_within_the_documents_limits() {
+    let calendar = workflows::calendar::WorkingCalendar::official();
+    let registry = ProgrammeRegistry::builtin();
+    let lockers = registry.get(LOCKERS_2017, 1).unwrap();
+    let progress = lockers.report_schedule("progress").unwrap();
+    let shifted: Vec<NaiveDate> = progress
+        .due_dates(2017)
+        .into_iter()
+        .map(|d| progress.shift.apply(d, calendar).unwrap())
+        .collect();
+    // 30 September 2017 was an adjusted working Saturday; 30 December 2017 was a holiday, so
+    // the last report is due on Friday 29 December, still before 31 December.
+    assert_eq!(
+        shifted,
+        [date(2017, 6, 30), date(2017, 9, 30), date(2017, 12, 29)]
+    );
+    let year_end = lockers.deadline("acceptance").unwrap();
+    assert_eq!(
+        year_end.shift.apply(date(2017, 12, 31), calendar).unwrap(),
+        date(2017, 12, 29)
+    );
+
+    let villages = registry.get(VILLAGES_2021, 1).unwrap();
+    let points = villages.deadline("village-points").unwrap();
+    // 31 July 2021 was a Saturday: "7月底前" does not spill into August.
+    assert_eq!(
+        points.shift.apply(date(2021, 7, 31), calendar).unwrap(),
+        date(2021, 7, 30)
+    );
+    assert_eq!(
+        HolidayShift::Later
+            .apply(date(2021, 7, 31), calendar)
+            .unwrap(),
+        date(2021, 8, 2)
+    );
+    assert_eq!(
+        HolidayShift::None
+            .apply(date(2021, 7, 31), calendar)
+            .unwrap(),
+        date(2021, 7, 31)
+    );
+}
+
+#[test]
 fn grades_follow_the_thresholds_with_the_boundaries_inclusive() {
     let p = ProgrammeRegistry::builtin().get(LOCKERS_2017, 1).unwrap();
     let grades: Vec<&str> = [100, 90, 89, 80, 79, 60, 59, 0]

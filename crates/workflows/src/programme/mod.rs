@@ -169,6 +169,21 @@ pub enum HolidayShift {
     None,
 }
 
+impl HolidayShift {
+    /// The date a due date falling on `date` actually falls on, given the official calendar.
+    pub fn apply(
+        self,
+        date: NaiveDate,
+        calendar: &crate::calendar::WorkingCalendar,
+    ) -> Result<NaiveDate, crate::calendar::CalendarError> {
+        match self {
+            HolidayShift::Later => calendar.next_working_day_on_or_after(date),
+            HolidayShift::Earlier => calendar.previous_working_day_on_or_before(date),
+            HolidayShift::None => Ok(date),
+        }
+    }
+}
+
 /// When a deadline falls due.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
