@@ -1,1 +1,10 @@
-//! Wiring.
+//! The `subsidy` application: configuration ([`engine::Settings`]), the wired [`engine::Engine`]
+//! (store + programme registry + aggregate services), the command-line interface ([`cli`]) and
+//! the invented demo data set ([`demo`]).
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod table;
+
+pub use engine::{Engine, EngineError, Settings};

@@ -1,1 +1,38 @@
-//! Projections.
+//! Read models folded from the event log by global position.
+//!
+//! Main types: [`ProjectsView`] (every project's current summary, caught up from the store by
+//! position), [`ProjectSummary`] (one row of it), [`history::HistoryEntry`] (one event as an
+//! auditor reads it: actor, time, evidence, hashes) and [`history::describe`] (a one-line
+//! Chinese description of an event).
+//!
+//! Projections are pure functions of the events up to a position, so replaying the whole
+//! store gives exactly what the live system shows.
+
+pub mod history;
+mod projects;
+
+pub use projects::{ProjectSummary, ProjectsView};
+
+/// Errors of the read side.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("event {aggregate_id}#{sequence} ({event_type}) cannot be read: {reason}")]
+    UnreadableEvent {
+        aggregate_id: String,
+        sequence: i64,
+        event_type: String,
+        reason: String,
+    },
+}
+
+/// Decodes a stored project event's payload.
+pub fn decode(event: &store::StoredEvent) -> Result<domain::ProjectEvent, ProjectionError> {
+    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::UnreadableEvent {
+        aggregate_id: event.aggregate_id.clone(),
+        sequence: event.sequence,
+        event_type: event.event_type.clone(),
+        reason: e.to_string(),
+    })
+}

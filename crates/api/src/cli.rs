@@ -1,0 +1,419 @@
+//! The command-line interface. Listing and showing commands print a readable table by default
+//! and JSON with `--json` (for scripts). Errors are one line and a non-zero exit.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Parser, Subcommand};
+use domain::JurisdictionCode;
+use projections::ProjectsView;
+use workflows::programme::ProgrammeRegistry;
+
+use crate::engine::{Engine, Settings};
+use crate::table::Table;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "subsidy",
+    version,
+    about = "Event-sourced engine for government-subsidised express-delivery infrastructure projects"
+)]
+pub struct Cli {
+    /// Directory holding the embedded SQLite store and extra programme definitions.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./data",
+        env = "SUBSIDY_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// A postgres:// URL to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, global = true, env = "SUBSIDY_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the store's schema (also done automatically at start-up).
+    Migrate,
+    /// Programme definitions.
+    Programmes {
+        #[command(subcommand)]
+        command: ProgrammesCommand,
+    },
+    /// Projects and their histories.
+    Projects {
+        #[command(subcommand)]
+        command: ProjectsCommand,
+    },
+    /// Load the invented demo data set (counties, projects of every programme in every stage).
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgrammesCommand {
+    /// List every programme version.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one programme (the latest version unless --version is given).
+    Show {
+        id: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a definition file; prints the file, JSON path and reason of the first problem.
+    Validate { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// List projects.
+    List {
+        /// Only projects inside this GB/T 2260 division (a city covers its counties).
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// Only projects of this programme id.
+        #[arg(long)]
+        programme: Option<String>,
+        /// Only projects in this stage (e.g. notice, construction).
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a project's current state.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every event of a project with actor, time, evidence and hashes.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    };
+    match cli.command {
+        Command::Programmes {
+            command: ProgrammesCommand::Validate { file },
+        } => {
+            let p = ProgrammeRegistry::load_file(&file)?;
+            println!(
+                "ok: {} is a valid definition of {}",
+                file.display(),
+                p.key()
+            );
+            Ok(())
+        }
+        Command::Programmes { command } => programmes(&settings, command),
+        Command::Migrate => {
+            let engine = Engine::open(&settings).await?;
+            println!(
+                "store ready ({}), {} events",
+                engine.store.backend_name(),
+                engine.store.last_position().await?
+            );
+            Ok(())
+        }
+        Command::Demo => {
+            let engine = Engine::open(&settings).await?;
+            let report = crate::demo::load(&engine).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Projects { command } => {
+            let engine = Engine::open(&settings).await?;
+            projects(&engine, command).await
+        }
+    }
+}
+
+fn programmes(settings: &Settings, command: ProgrammesCommand) -> anyhow::Result<()> {
+    let mut registry = ProgrammeRegistry::builtin();
+    if settings.programmes_dir().is_dir() {
+        registry = registry.with_dir(&settings.programmes_dir())?;
+    }
+    match command {
+        ProgrammesCommand::List { json } => {
+            let all = registry.all();
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "id": p.id, "version": p.version, "title": p.title,
+                            "title_en": p.title_en, "year": p.year,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let mut t = Table::new(["id", "version", "year", "title"]);
+                for p in &all {
+                    t.row([
+                        p.id.clone(),
+                        p.version.to_string(),
+                        p.year.to_string(),
+                        p.title.clone(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        ProgrammesCommand::Show { id, version, json } => {
+            let p = match version {
+                Some(v) => registry.get(&id, v),
+                None => registry.latest(&id),
+            }
+            .ok_or_else(|| {
+                anyhow!(
+                    "no programme '{id}'{}",
+                    version.map(|v| format!(" version {v}")).unwrap_or_default()
+                )
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&*p)?);
+            } else {
+                println!("{} — {} ({})", p.key(), p.title, p.title_en);
+                println!(
+                    "source: {} {} ({})",
+                    p.source.issuer, p.source.document, p.source.date
+                );
+                println!(
+                    "\nforms: {}",
+                    p.forms.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+                let mut t = Table::new(["deadline", "name", "stage"]);
+                for d in &p.deadlines {
+                    t.row([d.id.clone(), d.name.clone(), d.stage.clone()]);
+                }
+                println!();
+                print!("{}", t.render());
+                let mut t = Table::new(["report schedule", "name", "form"]);
+                for r in &p.report_schedules {
+                    t.row([r.id.clone(), r.name.clone(), r.form.clone()]);
+                }
+                println!();
+                print!("{}", t.render());
+                let mut t = Table::new(["checklist item", "text"]);
+                for c in p.checklist() {
+                    t.row([c.id.clone(), c.text.clone()]);
+                }
+                println!();
+                print!("{}", t.render());
+            }
+        }
+        ProgrammesCommand::Validate { .. } => unreachable!("handled before opening the registry"),
+    }
+    Ok(())
+}
+
+async fn projects(engine: &Engine, command: ProjectsCommand) -> anyhow::Result<()> {
+    match command {
+        ProjectsCommand::List {
+            jurisdiction,
+            programme,
+            stage,
+            json,
+        } => {
+            let scope = jurisdiction
+                .as_deref()
+                .map(JurisdictionCode::parse)
+                .transpose()?;
+            let stage = stage
+                .as_deref()
+                .map(|s| {
+                    domain::Stage::from_id(s).ok_or_else(|| {
+                        anyhow!(
+                            "unknown stage '{s}'; stages are: {}",
+                            domain::Stage::ALL.map(|s| s.id()).join(", ")
+                        )
+                    })
+                })
+                .transpose()?;
+            let view = ProjectsView::load(&engine.store).await?;
+            let rows: Vec<_> = view
+                .summaries()
+                .into_iter()
+                .filter(|s| {
+                    scope.as_ref().is_none_or(|scope| {
+                        JurisdictionCode::parse(&s.jurisdiction).is_ok_and(|j| scope.covers(&j))
+                    })
+                })
+                .filter(|s| programme.as_ref().is_none_or(|p| &s.programme_id == p))
+                .filter(|s| stage.is_none_or(|st| s.stage == st))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let mut t = Table::new([
+                    "id",
+                    "jurisdiction",
+                    "stage",
+                    "name",
+                    "programme",
+                    "approved",
+                    "paid",
+                ]);
+                for s in &rows {
+                    let stage = if s.suspended {
+                        format!("{}（暂停）", s.stage_label)
+                    } else {
+                        s.stage_label.to_string()
+                    };
+                    t.row([
+                        s.id.clone(),
+                        s.jurisdiction.clone(),
+                        stage,
+                        s.name.clone(),
+                        format!("{}@v{}", s.programme_id, s.programme_version),
+                        s.approved.to_string(),
+                        s.paid.to_string(),
+                    ]);
+                }
+                print!("{}", t.render());
+                println!("{} project(s)", rows.len());
+            }
+        }
+        ProjectsCommand::Show { id, json } => {
+            let (p, version) = engine.load(&id).await?;
+            if !p.is_registered() {
+                bail!("no project '{id}'");
+            }
+            if json {
+                let mut v = serde_json::to_value(&p)?;
+                v["id"] = id.clone().into();
+                v["version"] = version.into();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{} — {}", id, p.name);
+                println!("programme     {}@v{}", p.programme_id, p.programme_version);
+                println!(
+                    "jurisdiction  {}",
+                    p.jurisdiction
+                        .as_ref()
+                        .map(|j| j.to_string())
+                        .unwrap_or_default()
+                );
+                println!("stage         {}", p.stage);
+                if let Some(s) = &p.suspended {
+                    println!("suspended     since {}: {}", s.since, s.reason);
+                }
+                println!("version       {version}");
+                if let Some(e) = &p.construction_entity {
+                    println!("entity        {} ({})", e.name, e.credit_code);
+                }
+                if let Some(ev) = &p.evaluation {
+                    println!(
+                        "evaluation    {} points, grade {}",
+                        ev.total,
+                        ev.grade.label_zh()
+                    );
+                }
+                for (role, o) in &p.officials {
+                    let label = role.label_zh();
+                    let pad = 14usize.saturating_sub(unicode_width::UnicodeWidthStr::width(label));
+                    println!(
+                        "{label}{} {} {} <{}>",
+                        " ".repeat(pad),
+                        o.name,
+                        o.post,
+                        o.email
+                    );
+                }
+                if !p.funds.is_empty() {
+                    let mut t = Table::new([
+                        "source",
+                        "approved",
+                        "paid",
+                        "tranches",
+                        "settled",
+                        "clawback ordered",
+                        "recovered",
+                    ]);
+                    for (source, l) in &p.funds {
+                        t.row([
+                            source.label_zh().to_string(),
+                            l.approved.to_string(),
+                            l.paid.to_string(),
+                            l.tranches.to_string(),
+                            if l.settled { "yes" } else { "no" }.to_string(),
+                            l.clawback_ordered.to_string(),
+                            l.clawback_recovered.to_string(),
+                        ]);
+                    }
+                    println!();
+                    print!("{}", t.render());
+                }
+            }
+        }
+        ProjectsCommand::History { id, json } => {
+            let events = engine
+                .store
+                .read_stream(<domain::SubsidyProject as cqrs_es::Aggregate>::TYPE, &id)
+                .await?;
+            if events.is_empty() {
+                bail!("no project '{id}'");
+            }
+            let history = projections::history::history(&id, &events)
+                .with_context(|| format!("reading the history of {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&history)?);
+            } else {
+                let mut t = Table::new([
+                    "seq",
+                    "recorded at (UTC)",
+                    "actor",
+                    "event",
+                    "summary",
+                    "evidence",
+                    "prev_hash",
+                    "hash",
+                ]);
+                for e in &history.entries {
+                    t.row([
+                        e.sequence.to_string(),
+                        e.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        e.actor.clone(),
+                        e.event_type.clone(),
+                        e.summary.clone(),
+                        e.evidence
+                            .iter()
+                            .map(|d| d.reference.clone())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        e.prev_hash[..12.min(e.prev_hash.len())].to_string(),
+                        e.hash[..12.min(e.hash.len())].to_string(),
+                    ]);
+                }
+                print!("{}", t.render());
+                match &history.chain_violation {
+                    None => println!(
+                        "hash chain verified: {} event(s), head {}",
+                        history.entries.len(),
+                        history
+                            .entries
+                            .last()
+                            .map(|e| e.hash.as_str())
+                            .unwrap_or("")
+                    ),
+                    Some(v) => println!("HASH CHAIN BROKEN: {v}"),
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The engine: the store, the programme registry and the aggregate's services, wired once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use domain::{CommandContext, ProjectCommand, ProjectError, ProjectServices, SubsidyProject};
+use store::{Committed, ExecuteError, Store};
+use workflows::programme::ProgrammeRegistry;
+
+/// Where the data lives: the embedded SQLite file in the data directory unless a
+/// `postgres://` URL is given.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    pub fn store_url(&self) -> Result<String, EngineError> {
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(url.clone())
+            }
+            Some(url) if url.starts_with("sqlite:") => Ok(url.clone()),
+            Some(other) => Err(EngineError::BadDatabaseUrl(redact(other))),
+            None => {
+                std::fs::create_dir_all(&self.data_dir).map_err(|e| EngineError::DataDir {
+                    dir: self.data_dir.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok(format!(
+                    "sqlite://{}?mode=rwc",
+                    self.data_dir.join(store::SQLITE_FILE_NAME).display()
+                ))
+            }
+        }
+    }
+
+    /// Extra programme definitions an admin dropped into `<data-dir>/programmes/`.
+    pub fn programmes_dir(&self) -> PathBuf {
+        self.data_dir.join("programmes")
+    }
+}
+
+/// Hides a password in a connection string before it is printed.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unsupported database URL '{0}': use postgres://… or leave it out for the embedded SQLite file")]
+    BadDatabaseUrl(String),
+    #[error("cannot create the data directory {}: {reason}", dir.display())]
+    DataDir { dir: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Definition(#[from] workflows::programme::DefinitionError),
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Store,
+    pub services: Arc<ProjectServices>,
+}
+
+impl Engine {
+    /// Opens the store (running migrations) with the shipped programme definitions plus any in
+    /// the data directory's `programmes/` folder.
+    pub async fn open(settings: &Settings) -> Result<Self, EngineError> {
+        let url = settings.store_url()?;
+        let store = Store::connect(&url).await?;
+        let mut programmes = ProgrammeRegistry::builtin();
+        let dir = settings.programmes_dir();
+        if dir.is_dir() {
+            programmes = programmes.with_dir(&dir)?;
+        }
+        Ok(Self::with_store(store, programmes))
+    }
+
+    pub fn with_store(store: Store, programmes: ProgrammeRegistry) -> Self {
+        Self {
+            store,
+            services: Arc::new(ProjectServices::new(programmes)),
+        }
+    }
+
+    pub fn programmes(&self) -> &ProgrammeRegistry {
+        &self.services.programmes
+    }
+
+    /// Executes a command on a project; `expected_version` makes it conditional (If-Match).
+    pub async fn execute(
+        &self,
+        project_id: &str,
+        context: &CommandContext,
+        command: ProjectCommand,
+        expected_version: Option<usize>,
+    ) -> Result<Committed<SubsidyProject>, ExecuteError<ProjectError>> {
+        let metadata = context.to_metadata(&format!("{:?}", command.kind()));
+        self.store
+            .execute::<SubsidyProject>(
+                project_id,
+                command,
+                &self.services,
+                metadata,
+                expected_version,
+            )
+            .await
+    }
+
+    /// Registers a new project under a fresh identifier and returns it.
+    pub async fn register(
+        &self,
+        context: &CommandContext,
+        command: ProjectCommand,
+    ) -> Result<String, ExecuteError<ProjectError>> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.execute(&id, context, command, Some(0)).await?;
+        Ok(id)
+    }
+
+    pub async fn load(
+        &self,
+        project_id: &str,
+    ) -> Result<(SubsidyProject, usize), store::StoreError> {
+        self.store.load::<SubsidyProject>(project_id).await
+    }
+}
+
+/// Whether a path looks like a data directory that already holds a store.
+pub fn has_store(data_dir: &Path) -> bool {
+    data_dir.join(store::SQLITE_FILE_NAME).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example.org:5432/subsidy"),
+            "postgres://app:***@db.example.org:5432/subsidy"
+        );
+        assert_eq!(
+            redact("postgres://app@127.0.0.1/x"),
+            "postgres://app@127.0.0.1/x"
+        );
+    }
+}

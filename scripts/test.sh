@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The one test command (README): prepares what the tests need on a fresh Debian machine —
+# PostgreSQL (installed with apt-get and started when absent), the SMTP test server package —
+# then runs formatting and lint checks and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+apt_install() {
+  log "installing $*"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+# Tests use TEST_DATABASE_URL (an admin connection; each test creates its own database).
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+  apt_install postgresql postgresql-client
+fi
+if ! pg_up; then
+  log "starting PostgreSQL"
+  for v in $(ls /etc/postgresql); do
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+  done
+  for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
+fi
+pg_up || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+# A freshly installed cluster asks for a password on TCP: give the postgres role the one in
+# TEST_DATABASE_URL. (On a machine with trust auth this changes nothing that matters.)
+if ! psql "$TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1; then
+  log "setting the postgres role's password for TCP connections"
+  $SUDO -u postgres psql -qc "ALTER USER postgres PASSWORD 'postgres'" 2>/dev/null \
+    || su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+fi
+psql "$TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null
+
+# --- SMTP test server -----------------------------------------------------------------------
+# The reminder tests start their own real SMTP server process (Debian's python3-aiosmtpd).
+if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  apt_install python3-aiosmtpd
+fi
+export SMTP_TEST_PYTHON=/usr/bin/python3
+
+# --- Rust checks and tests ------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+cargo test --workspace --locked --doc
+log "all green"
