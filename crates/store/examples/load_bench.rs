@@ -25,8 +25,16 @@ struct Project {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum ProjectEvent {
-    ReportRecorded { period: String, lockers_installed: i64, parcels: i64, note: String },
-    TranchePaid { fen: i64, evidence: String },
+    ReportRecorded {
+        period: String,
+        lockers_installed: i64,
+        parcels: i64,
+        note: String,
+    },
+    TranchePaid {
+        fen: i64,
+        evidence: String,
+    },
 }
 
 impl DomainEvent for ProjectEvent {
@@ -53,8 +61,11 @@ impl Aggregate for Project {
     type Services = ();
 
     async fn handle(&mut self, n: usize, _: &(), sink: &EventSink<Self>) -> Result<(), Never> {
-        let event = if n % 4 == 0 {
-            ProjectEvent::TranchePaid { fen: 1_250_000, evidence: format!("payment-order-{n}") }
+        let event = if n.is_multiple_of(4) {
+            ProjectEvent::TranchePaid {
+                fen: 1_250_000,
+                evidence: format!("payment-order-{n}"),
+            }
         } else {
             ProjectEvent::ReportRecorded {
                 period: format!("2025-{:02}", n % 12 + 1),
@@ -110,11 +121,20 @@ async fn main() {
     let mut connection = sqlx::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is unreachable: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("create");
-    let url = format!("{}/{name}", admin.rsplit_once('/').expect("a database in the URL").0);
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("create");
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("a database in the URL").0
+    );
     let postgres = Store::connect(&url).await.expect("open PostgreSQL");
     let (min, median, p95) = measure(&postgres).await;
     println!("postgres load of {EVENTS} events over {RUNS} runs: min {min:?}, median {median:?}, p95 {p95:?}");
     drop(postgres);
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut connection).await.expect("drop");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut connection)
+        .await
+        .expect("drop");
 }

@@ -84,7 +84,9 @@ pub enum ChainViolation {
         sequence: i64,
     },
     /// The event's content no longer matches its stored hash: it was altered (or renumbered).
-    #[error("event #{sequence} was altered: its content hashes to {computed}, but {stored} is stored")]
+    #[error(
+        "event #{sequence} was altered: its content hashes to {computed}, but {stored} is stored"
+    )]
     Altered {
         /// Its sequence number.
         sequence: i64,

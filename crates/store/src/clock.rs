@@ -51,7 +51,9 @@ impl FixedClock {
     fn lock(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {
         // A poisoned mutex only means another thread panicked while setting a plain value; the
         // value itself is always whole, so keep using it.
-        self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

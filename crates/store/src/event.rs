@@ -72,7 +72,11 @@ impl RawEventRow {
         };
         let recorded_at = match metadata.get(RECORDED_AT) {
             Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
-                .map_err(|e| corrupt(format!("recorded_at {text:?} is not an RFC 3339 time ({e})")))?
+                .map_err(|e| {
+                    corrupt(format!(
+                        "recorded_at {text:?} is not an RFC 3339 time ({e})"
+                    ))
+                })?
                 .with_timezone(&Utc),
             _ => return Err(corrupt("the metadata has no recorded_at".to_string())),
         };

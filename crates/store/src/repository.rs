@@ -170,7 +170,10 @@ impl ChainedRepository {
     }
 
     /// Adds `recorded_at`, `prev_hash` and `hash` to every event of one batch.
-    async fn stamp(&self, events: &[SerializedEvent]) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn stamp(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         let Some(first) = events.first() else {
             return Ok(Vec::new());
         };
@@ -179,7 +182,11 @@ impl ChainedRepository {
             GENESIS_HASH.to_string()
         } else {
             match self
-                .stored_hash(&first.aggregate_type, &first.aggregate_id, first_sequence - 1)
+                .stored_hash(
+                    &first.aggregate_type,
+                    &first.aggregate_id,
+                    first_sequence - 1,
+                )
                 .await?
             {
                 Some(hash) => hash,
@@ -246,7 +253,9 @@ impl PersistedEventRepository for ChainedRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.inner.get_last_events::<A>(aggregate_id, last_sequence).await
+        self.inner
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
     }
 
     async fn get_snapshot<A: Aggregate>(

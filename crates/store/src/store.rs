@@ -9,8 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
-    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError,
-    SerializedEvent,
+    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError, SerializedEvent,
 };
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use sqlx::migrate::Migrator;
@@ -79,10 +78,11 @@ impl Store {
     /// `postgres://…` / `postgresql://…`.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+            let options =
+                SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
             Self::connect_sqlite(options).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
@@ -267,7 +267,10 @@ impl Store {
                     .map_err(|e| ExecuteError::Store(StoreError::Deserialization(Box::new(e))))?;
             }
         }
-        Ok(Committed { version, events: envelopes })
+        Ok(Committed {
+            version,
+            events: envelopes,
+        })
     }
 
     /// The current state of an aggregate and its version (0 when it has no events).
@@ -345,7 +348,11 @@ impl Store {
     /// Up to `limit` events with a global position greater than `after_position`, in position
     /// (= commit) order. Start with 0; continue from the last position returned. A reader that
     /// does so sees every committed event exactly once.
-    pub async fn read_all(&self, after_position: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn read_all(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         if limit < 1 {
             return Err(StoreError::InvalidArgument(format!(
                 "the number of events to read must be at least 1, got {limit}"
@@ -401,7 +408,16 @@ impl Store {
     }
 }
 
-type EventTuple = (Option<i64>, String, String, i64, String, String, String, String);
+type EventTuple = (
+    Option<i64>,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+);
 
 const SQLITE_COLUMNS: &str =
     "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata";
@@ -410,8 +426,16 @@ const SQLITE_COLUMNS: &str =
 const POSTGRES_COLUMNS: &str = "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload::text, metadata::text";
 
 fn raw(row: EventTuple) -> RawEventRow {
-    let (global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) =
-        row;
+    let (
+        global_position,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+    ) = row;
     RawEventRow {
         global_position,
         aggregate_type,

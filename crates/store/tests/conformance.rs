@@ -23,14 +23,23 @@ fn services() -> LedgerServices {
 
 async fn run(store: &Store, id: &str, command: LedgerCommand) -> usize {
     store
-        .execute::<Ledger>(id, command, &services(), actor("officer-a@example.org"), None)
+        .execute::<Ledger>(
+            id,
+            command,
+            &services(),
+            actor("officer-a@example.org"),
+            None,
+        )
         .await
         .unwrap_or_else(|e| panic!("command on {id} failed: {e}"))
         .version
 }
 
 async fn stream(db: &TestDb, id: &str) -> Vec<StoredEvent> {
-    db.store.read_stream("Ledger", id).await.expect("read the stream")
+    db.store
+        .read_stream("Ledger", id)
+        .await
+        .expect("read the stream")
 }
 
 /// Opens `id` and deposits 100, 200, 300 fen: four events.
@@ -42,14 +51,19 @@ async fn four_events(db: &TestDb, id: &str) {
 }
 
 fn clock_at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 // ---------------------------------------------------------------------------------------------
 
 async fn append_and_reload(db: TestDb) {
     let store = &db.store;
-    assert_eq!(store.load::<Ledger>("acc-1").await.unwrap(), (Ledger::default(), 0));
+    assert_eq!(
+        store.load::<Ledger>("acc-1").await.unwrap(),
+        (Ledger::default(), 0)
+    );
     assert_eq!(run(store, "acc-1", LedgerCommand::Open).await, 1);
     let committed = store
         .execute::<Ledger>(
@@ -68,30 +82,60 @@ async fn append_and_reload(db: TestDb) {
 
     let (ledger, version) = store.load::<Ledger>("acc-1").await.unwrap();
     assert_eq!(version, 3);
-    assert_eq!(ledger, Ledger { opened: true, balance_fen: 750 });
+    assert_eq!(
+        ledger,
+        Ledger {
+            opened: true,
+            balance_fen: 750
+        }
+    );
 
     // A command that produces nothing leaves the version alone and stores nothing.
     let nothing = store
-        .execute::<Ledger>("acc-1", LedgerCommand::Nothing, &services(), HashMap::new(), Some(3))
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Nothing,
+            &services(),
+            HashMap::new(),
+            Some(3),
+        )
         .await
         .unwrap();
     assert_eq!((nothing.version, nothing.events.len()), (3, 0));
 
     // A refused command is reported as Rejected and stores nothing.
     let refused = store
-        .execute::<Ledger>("acc-1", LedgerCommand::Withdraw(10_000), &services(), HashMap::new(), None)
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Withdraw(10_000),
+            &services(),
+            HashMap::new(),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, ExecuteError::Rejected(LedgerError::Overdraft { balance: 750, requested: 10_000 })),
+        matches!(
+            refused,
+            ExecuteError::Rejected(LedgerError::Overdraft {
+                balance: 750,
+                requested: 10_000
+            })
+        ),
         "{refused:?}"
     );
     assert_eq!(stream(&db, "acc-1").await.len(), 3);
-    assert_eq!(store.aggregate_ids("Ledger").await.unwrap(), vec!["acc-1", "acc-2"]);
+    assert_eq!(
+        store.aggregate_ids("Ledger").await.unwrap(),
+        vec!["acc-1", "acc-2"]
+    );
     assert!(store.aggregate_ids("Nothing").await.unwrap().is_empty());
 
     let events = stream(&db, "acc-1").await;
-    assert_eq!(events.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert_eq!(events[1].event_type, "Deposited");
     assert_eq!(events[1].event_version, "1.0");
     assert_eq!(events[1].payload, json!({"Deposited": {"fen": 500}}));
@@ -122,18 +166,33 @@ async fn metadata_is_stamped_and_chain_verifies(db: TestDb) {
 
     let events = stream(&db, "acc-1").await;
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0].metadata["recorded_at"], json!("2025-03-01T08:00:00.123456Z"));
-    assert_eq!(events[0].recorded_at, clock_at("2025-03-01T08:00:00.123456Z"));
-    assert_eq!(events[1].metadata["recorded_at"], json!("2025-03-01T08:01:30.123456Z"));
+    assert_eq!(
+        events[0].metadata["recorded_at"],
+        json!("2025-03-01T08:00:00.123456Z")
+    );
+    assert_eq!(
+        events[0].recorded_at,
+        clock_at("2025-03-01T08:00:00.123456Z")
+    );
+    assert_eq!(
+        events[1].metadata["recorded_at"],
+        json!("2025-03-01T08:01:30.123456Z")
+    );
     assert_eq!(events[0].metadata["actor"], json!("officer-b@example.org"));
     assert_eq!(events[0].metadata["evidence"], json!("doc-2025-001"));
     assert_eq!(events[0].prev_hash, GENESIS_HASH);
     assert_eq!(events[1].prev_hash, events[0].hash);
     assert_eq!(events[2].prev_hash, events[1].hash);
     for event in &events {
-        assert!(event.metadata.values().all(Value::is_string), "metadata values are strings");
+        assert!(
+            event.metadata.values().all(Value::is_string),
+            "metadata values are strings"
+        );
         assert_eq!(event.hash.len(), 64);
-        assert!(event.hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(event
+            .hash
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         let recomputed = event_hash(
             &event.aggregate_type,
             &event.aggregate_id,
@@ -175,7 +234,10 @@ fn hash_rule_is_stable() {
     // sha256 of the canonical text below, computed independently with `sha256sum`.
     let canonical = r#"{"aggregate_id":"acc-1","aggregate_type":"Ledger","event_type":"Deposited","event_version":"1.0","metadata":{"actor":"officer-a@example.org","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","recorded_at":"2025-03-01T08:00:00.000000Z"},"payload":{"Deposited":{"fen":500}},"sequence":1}"#;
     use sha2::Digest;
-    assert_eq!(hash, hex::encode(sha2::Sha256::digest(canonical.as_bytes())));
+    assert_eq!(
+        hash,
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
     assert_eq!(hash, HASH_RULE_VECTOR);
 }
 
@@ -189,26 +251,48 @@ async fn tampered_payload_is_detected(db: TestDb) {
         .await;
     assert_eq!(changed, 1);
     let violation = verify_chain(&stream(&db, "acc-1").await).unwrap_err();
-    assert!(matches!(violation, ChainViolation::Altered { sequence: 3, .. }), "{violation:?}");
+    assert!(
+        matches!(violation, ChainViolation::Altered { sequence: 3, .. }),
+        "{violation:?}"
+    );
     assert_eq!(violation.sequence(), 3);
-    assert!(violation.to_string().contains("#3 was altered"), "{violation}");
+    assert!(
+        violation.to_string().contains("#3 was altered"),
+        "{violation}"
+    );
 }
 
 async fn removed_event_is_detected(db: TestDb) {
     four_events(&db, "acc-1").await;
-    assert_eq!(db.raw("DELETE FROM events WHERE aggregate_id = 'acc-1' AND sequence = 2").await, 1);
+    assert_eq!(
+        db.raw("DELETE FROM events WHERE aggregate_id = 'acc-1' AND sequence = 2")
+            .await,
+        1
+    );
     let violation = verify_chain(&stream(&db, "acc-1").await).unwrap_err();
-    assert_eq!(violation, ChainViolation::SequenceGap { expected: 2, found: 3 });
+    assert_eq!(
+        violation,
+        ChainViolation::SequenceGap {
+            expected: 2,
+            found: 3
+        }
+    );
 }
 
 async fn reordered_events_are_detected(db: TestDb) {
     four_events(&db, "acc-1").await;
     // Swap sequences 2 and 3 through a free number (the primary key forbids a direct swap).
-    db.raw("UPDATE events SET sequence = 1000 WHERE aggregate_id = 'acc-1' AND sequence = 2").await;
-    db.raw("UPDATE events SET sequence = 2 WHERE aggregate_id = 'acc-1' AND sequence = 3").await;
-    db.raw("UPDATE events SET sequence = 3 WHERE aggregate_id = 'acc-1' AND sequence = 1000").await;
+    db.raw("UPDATE events SET sequence = 1000 WHERE aggregate_id = 'acc-1' AND sequence = 2")
+        .await;
+    db.raw("UPDATE events SET sequence = 2 WHERE aggregate_id = 'acc-1' AND sequence = 3")
+        .await;
+    db.raw("UPDATE events SET sequence = 3 WHERE aggregate_id = 'acc-1' AND sequence = 1000")
+        .await;
     let violation = verify_chain(&stream(&db, "acc-1").await).unwrap_err();
-    assert!(matches!(violation, ChainViolation::Altered { sequence: 2, .. }), "{violation:?}");
+    assert!(
+        matches!(violation, ChainViolation::Altered { sequence: 2, .. }),
+        "{violation:?}"
+    );
 }
 
 async fn forged_events_are_detected(db: TestDb) {
@@ -223,7 +307,15 @@ async fn forged_events_are_detected(db: TestDb) {
     metadata.insert("recorded_at".into(), json!("2025-03-01T08:00:00.000000Z"));
     metadata.insert("prev_hash".into(), json!(events[1].hash));
     let payload = json!({"Deposited": {"fen": 1_000_000}});
-    let hash = event_hash("Ledger", "acc-1", 3, "Deposited", "1.0", &payload, &metadata);
+    let hash = event_hash(
+        "Ledger",
+        "acc-1",
+        3,
+        "Deposited",
+        "1.0",
+        &payload,
+        &metadata,
+    );
     metadata.insert("hash".into(), json!(hash));
     db.raw(&format!(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
@@ -236,7 +328,10 @@ async fn forged_events_are_detected(db: TestDb) {
     let violation = verify_chain(&forged).unwrap_err();
     // The forged #3 itself is consistent; the renumbered original #3, now #4, is not.
     assert_eq!(violation.sequence(), 4, "{violation:?}");
-    assert!(matches!(violation, ChainViolation::Altered { .. }), "{violation:?}");
+    assert!(
+        matches!(violation, ChainViolation::Altered { .. }),
+        "{violation:?}"
+    );
 
     // An event appended with a made-up hash is reported as altered.
     let other = "acc-2";
@@ -250,7 +345,10 @@ async fn forged_events_are_detected(db: TestDb) {
     ))
     .await;
     let violation = verify_chain(&stream(&db, other).await).unwrap_err();
-    assert!(matches!(violation, ChainViolation::Altered { sequence: 5, .. }), "{violation:?}");
+    assert!(
+        matches!(violation, ChainViolation::Altered { sequence: 5, .. }),
+        "{violation:?}"
+    );
 }
 
 async fn concurrent_commits_conflict(db: TestDb) {
@@ -261,8 +359,20 @@ async fn concurrent_commits_conflict(db: TestDb) {
         gate: Some(Arc::new(tokio::sync::Barrier::new(2))),
     };
     let (a, b) = tokio::join!(
-        store.execute::<Ledger>("acc-1", LedgerCommand::DepositMany(vec![1, 2, 3]), &gate, actor("a@example.org"), Some(4)),
-        store.execute::<Ledger>("acc-1", LedgerCommand::DepositMany(vec![10, 20]), &gate, actor("b@example.org"), Some(4)),
+        store.execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::DepositMany(vec![1, 2, 3]),
+            &gate,
+            actor("a@example.org"),
+            Some(4)
+        ),
+        store.execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::DepositMany(vec![10, 20]),
+            &gate,
+            actor("b@example.org"),
+            Some(4)
+        ),
     );
     let (winner_amounts, loser) = match (a, b) {
         (Ok(won), Err(lost)) => {
@@ -287,7 +397,13 @@ async fn concurrent_commits_conflict(db: TestDb) {
     // The loser can retry against the new version and is chained after the winner.
     let version = events.len();
     let retried = store
-        .execute::<Ledger>("acc-1", LedgerCommand::Deposit(5), &services(), actor("b@example.org"), Some(version))
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Deposit(5),
+            &services(),
+            actor("b@example.org"),
+            Some(version),
+        )
         .await
         .unwrap();
     assert_eq!(retried.version, version + 1);
@@ -299,11 +415,31 @@ async fn stale_expected_version_stores_nothing(db: TestDb) {
     let before = db.store.last_position().await.unwrap();
     let error = db
         .store
-        .execute::<Ledger>("acc-1", LedgerCommand::Deposit(1), &services(), actor("a@example.org"), Some(3))
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Deposit(1),
+            &services(),
+            actor("a@example.org"),
+            Some(3),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(error, ExecuteError::StaleVersion { expected: 3, actual: 4 }), "{error:?}");
-    assert!(error.to_string().contains("expected version 3, current version 4"), "{error}");
+    assert!(
+        matches!(
+            error,
+            ExecuteError::StaleVersion {
+                expected: 3,
+                actual: 4
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("expected version 3, current version 4"),
+        "{error}"
+    );
     assert_eq!(db.store.last_position().await.unwrap(), before);
     assert_eq!(stream(&db, "acc-1").await.len(), 4);
 }
@@ -315,7 +451,11 @@ async fn read_all_returns_everything_in_order(db: TestDb) {
     let mut expected = Vec::new();
     for round in 0..3 {
         for id in ["a", "b", "c"] {
-            let command = if round == 0 { LedgerCommand::Open } else { LedgerCommand::DepositMany(vec![round, round]) };
+            let command = if round == 0 {
+                LedgerCommand::Open
+            } else {
+                LedgerCommand::DepositMany(vec![round, round])
+            };
             run(store, id, command).await;
             let count = if round == 0 { 1 } else { 2 };
             let base = expected.iter().filter(|(i, _)| *i == id).count() as i64;
@@ -338,11 +478,17 @@ async fn read_all_returns_everything_in_order(db: TestDb) {
             seen.push((event.aggregate_id.clone(), event.sequence));
         }
     }
-    let expected: Vec<(String, i64)> = expected.into_iter().map(|(i, s)| (i.to_string(), s)).collect();
+    let expected: Vec<(String, i64)> = expected
+        .into_iter()
+        .map(|(i, s)| (i.to_string(), s))
+        .collect();
     assert_eq!(seen, expected);
     assert_eq!(store.last_position().await.unwrap(), after);
     assert!(store.read_all(after, 10).await.unwrap().is_empty());
-    assert!(matches!(store.read_all(0, 0).await, Err(store::StoreError::InvalidArgument(_))));
+    assert!(matches!(
+        store.read_all(0, 0).await,
+        Err(store::StoreError::InvalidArgument(_))
+    ));
 }
 
 async fn load_as_of_replays_the_past(db: TestDb) {
@@ -355,26 +501,55 @@ async fn load_as_of_replays_the_past(db: TestDb) {
     clock.set(t0 + chrono::Duration::hours(2));
     run(&store, "acc-1", LedgerCommand::Deposit(50)).await;
 
-    let before = store.load_as_of::<Ledger>("acc-1", t0 - chrono::Duration::seconds(1)).await.unwrap();
+    let before = store
+        .load_as_of::<Ledger>("acc-1", t0 - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
     assert_eq!(before, (Ledger::default(), 0));
     let at_open = store.load_as_of::<Ledger>("acc-1", t0).await.unwrap();
-    assert_eq!(at_open, (Ledger { opened: true, balance_fen: 0 }, 1));
+    assert_eq!(
+        at_open,
+        (
+            Ledger {
+                opened: true,
+                balance_fen: 0
+            },
+            1
+        )
+    );
     let between = store
         .load_as_of::<Ledger>("acc-1", t0 + chrono::Duration::minutes(90))
         .await
         .unwrap();
-    assert_eq!(between, (Ledger { opened: true, balance_fen: 100 }, 2));
-    let now = store.load_as_of::<Ledger>("acc-1", Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()).await.unwrap();
+    assert_eq!(
+        between,
+        (
+            Ledger {
+                opened: true,
+                balance_fen: 100
+            },
+            2
+        )
+    );
+    let now = store
+        .load_as_of::<Ledger>("acc-1", Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap();
     assert_eq!(now, store.load::<Ledger>("acc-1").await.unwrap());
     assert_eq!(now.1, 3);
 }
 
 async fn migrations_are_idempotent(db: TestDb) {
     four_events(&db, "acc-1").await;
-    let again = Store::connect(&db.url).await.expect("connecting a second time migrates nothing");
+    let again = Store::connect(&db.url)
+        .await
+        .expect("connecting a second time migrates nothing");
     let third = Store::connect(&db.url).await.expect("and a third time");
     assert_eq!(again.load::<Ledger>("acc-1").await.unwrap().1, 4);
-    assert_eq!(third.last_position().await.unwrap(), db.store.last_position().await.unwrap());
+    assert_eq!(
+        third.last_position().await.unwrap(),
+        db.store.last_position().await.unwrap()
+    );
     run(&again, "acc-1", LedgerCommand::Deposit(1)).await;
     verify_chain(&stream(&db, "acc-1").await).unwrap();
 }
@@ -398,7 +573,11 @@ async fn many_writers_and_a_tailing_reader(db: TestDb) {
                 let finished = done.load(Ordering::SeqCst);
                 let page = store.read_all(after, 64).await.expect("tail the store");
                 for event in &page {
-                    assert!(event.global_position > after, "position {} after {after}", event.global_position);
+                    assert!(
+                        event.global_position > after,
+                        "position {} after {after}",
+                        event.global_position
+                    );
                     after = event.global_position;
                     seen.push((event.aggregate_id.clone(), event.sequence));
                 }
@@ -406,7 +585,10 @@ async fn many_writers_and_a_tailing_reader(db: TestDb) {
                     if finished {
                         return seen;
                     }
-                    assert!(started.elapsed() < Duration::from_secs(180), "the reader timed out");
+                    assert!(
+                        started.elapsed() < Duration::from_secs(180),
+                        "the reader timed out"
+                    );
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             }
@@ -434,8 +616,16 @@ async fn many_writers_and_a_tailing_reader(db: TestDb) {
     assert_eq!(distinct.len(), WRITERS * COMMANDS, "no event twice");
     for w in 0..WRITERS {
         let id = format!("writer-{w}");
-        let sequences: Vec<i64> = seen.iter().filter(|(i, _)| *i == id).map(|(_, s)| *s).collect();
-        assert_eq!(sequences, (1..=COMMANDS as i64).collect::<Vec<_>>(), "{id} in sequence order");
+        let sequences: Vec<i64> = seen
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(
+            sequences,
+            (1..=COMMANDS as i64).collect::<Vec<_>>(),
+            "{id} in sequence order"
+        );
         verify_chain(&stream(&db, &id).await).unwrap();
     }
 }

@@ -44,17 +44,28 @@ async fn a_late_commit_never_gets_a_position_below_a_visible_one() {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .execute::<Ledger>("acc-2", LedgerCommand::Open, &LedgerServices::default(), actor("b@example.org"), None)
+                .execute::<Ledger>(
+                    "acc-2",
+                    LedgerCommand::Open,
+                    &LedgerServices::default(),
+                    actor("b@example.org"),
+                    None,
+                )
                 .await
         })
     };
 
     // Writer 2 reaches its INSERT and waits for writer 1's position lock.
-    common::poll_until("writer 2 waits for the position lock", Duration::from_secs(30), || {
-        someone_waits_for_the_position_lock(&pool)
-    })
+    common::poll_until(
+        "writer 2 waits for the position lock",
+        Duration::from_secs(30),
+        || someone_waits_for_the_position_lock(&pool),
+    )
     .await;
-    assert!(!second.is_finished(), "writer 2 committed while writer 1 was still open");
+    assert!(
+        !second.is_finished(),
+        "writer 2 committed while writer 1 was still open"
+    );
     assert!(
         store.read_all(0, 100).await.unwrap().is_empty(),
         "nothing is visible while both are uncommitted"
@@ -67,13 +78,19 @@ async fn a_late_commit_never_gets_a_position_below_a_visible_one() {
     assert_eq!(seen[0].aggregate_id, "raw-1");
     assert_eq!(seen[0].global_position, first_position);
 
-    let committed = second.await.unwrap().expect("writer 2 commits once writer 1 is done");
+    let committed = second
+        .await
+        .unwrap()
+        .expect("writer 2 commits once writer 1 is done");
     assert_eq!(committed.version, 1);
     let after = seen.last().unwrap().global_position;
     seen.extend(store.read_all(after, 100).await.unwrap());
     let ids: Vec<&str> = seen.iter().map(|e| e.aggregate_id.as_str()).collect();
     assert_eq!(ids, vec!["raw-1", "acc-2"]);
-    assert!(seen[1].global_position > first_position, "the later commit has the higher position");
+    assert!(
+        seen[1].global_position > first_position,
+        "the later commit has the higher position"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,11 +107,20 @@ async fn a_rolled_back_insert_leaves_only_a_gap() {
     .unwrap();
     doomed.rollback().await.unwrap();
     db.store
-        .execute::<Ledger>("acc-1", LedgerCommand::Open, &LedgerServices::default(), actor("a@example.org"), None)
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Open,
+            &LedgerServices::default(),
+            actor("a@example.org"),
+            None,
+        )
         .await
         .unwrap();
     let events = db.store.read_all(0, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert!(events[0].global_position > lost);
-    assert_eq!(db.store.last_position().await.unwrap(), events[0].global_position);
+    assert_eq!(
+        db.store.last_position().await.unwrap(),
+        events[0].global_position
+    );
 }

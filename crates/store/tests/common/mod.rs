@@ -183,8 +183,13 @@ impl TestDb {
 
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary directory for the SQLite file");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("events.db").display());
-        let store = Store::connect(&url).await.expect("open a fresh SQLite store");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("events.db").display()
+        );
+        let store = Store::connect(&url)
+            .await
+            .expect("open a fresh SQLite store");
         assert_eq!(store.backend_name(), "sqlite");
         TestDb {
             kind: Kind::Sqlite,
@@ -197,12 +202,14 @@ impl TestDb {
 
     pub async fn postgres() -> TestDb {
         let admin = admin_url();
-        let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is required for these tests but {admin} is unreachable ({e}). \
+        let mut connection = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is required for these tests but {admin} is unreachable ({e}). \
                  Start PostgreSQL or set TEST_DATABASE_URL."
-            )
-        });
+                )
+            });
         let name = format!("subsidy_t_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut connection)
@@ -210,7 +217,9 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
         connection.close().await.ok();
         let url = with_database(&admin, &name);
-        let store = Store::connect(&url).await.expect("open a fresh PostgreSQL store");
+        let store = Store::connect(&url)
+            .await
+            .expect("open a fresh PostgreSQL store");
         assert_eq!(store.backend_name(), "postgres");
         TestDb {
             kind: Kind::Postgres,
@@ -224,8 +233,14 @@ impl TestDb {
     /// Runs one raw SQL statement (tampering, forging) on whichever backend this is.
     pub async fn raw(&self, sql: &str) -> u64 {
         match (self.store.pool_sqlite(), self.store.pool_postgres()) {
-            (Some(pool), _) => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected()),
-            (_, Some(pool)) => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected()),
+            (Some(pool), _) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            (_, Some(pool)) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
             _ => unreachable!("a store has one pool"),
         }
         .unwrap_or_else(|e| panic!("raw SQL failed: {sql}: {e}"))
@@ -241,7 +256,10 @@ impl Drop for TestDb {
         // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived thread
         // with its own runtime removes the database. WITH (FORCE) ends the store's connections.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
@@ -267,7 +285,10 @@ where
         if check().await {
             return;
         }
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for: {what}");
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
