@@ -3,11 +3,13 @@
 //! Main types: [`ProjectsView`] (every project's current summary, caught up from the store by
 //! position), [`ProjectSummary`] (one row of it), [`history::HistoryEntry`] (one event as an
 //! auditor reads it: actor, time, evidence, hashes) and [`history::describe`] (a one-line
-//! Chinese description of an event).
+//! Chinese description of an event), and [`deadlines::DeadlinesView`] (every project's deadline
+//! facts, from which [`deadlines::Deadline`]s and the reminders owed on a day are derived).
 //!
 //! Projections are pure functions of the events up to a position, so replaying the whole
 //! store gives exactly what the live system shows.
 
+pub mod deadlines;
 pub mod history;
 mod projects;
 

@@ -3,6 +3,7 @@
 //! Chinese working-day calendar used to count deadlines.
 
 pub mod calendar;
+pub mod deadlines;
 pub mod programme;
 
 pub use programme::{
