@@ -1,0 +1,9 @@
+//! The engine conformance suite: the same cases against a real SQLite file and a real
+//! PostgreSQL database, through the `SubsidyProject` aggregate and the store together.
+//!
+//! Modules: `lifecycle` (whole projects, demo data, replay and projections), `concurrency`
+//! (two officers acting at once), `audit` (hash chain, state as of a moment).
+
+mod audit;
+mod concurrency;
+mod lifecycle;
