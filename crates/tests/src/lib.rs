@@ -48,6 +48,31 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        Self::new(Kind::Sqlite).await
+    }
+
+    pub async fn postgres() -> TestDb {
+        Self::new(Kind::Postgres).await
+    }
+
+    /// Runs one raw SQL statement (tampering, forging) on whichever backend this is and returns
+    /// the number of rows it touched.
+    pub async fn raw(&self, sql: &str) -> u64 {
+        match (self.store.pool_sqlite(), self.store.pool_postgres()) {
+            (Some(pool), _) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            (_, Some(pool)) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            _ => unreachable!("a store has one pool"),
+        }
+        .unwrap_or_else(|e| panic!("raw SQL failed: {sql}: {e}"))
+    }
+
     pub async fn new(kind: Kind) -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (url, pg_database) = match kind {
@@ -123,6 +148,26 @@ impl Drop for TestDb {
         if let Some(name) = self.pg_database.take() {
             drop_postgres_database(name);
         }
+    }
+}
+
+/// Polls `check` until it returns true, panicking with `what` after `limit`. Tests wait for
+/// conditions this way, never by sleeping for a fixed time.
+pub async fn poll_until<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 

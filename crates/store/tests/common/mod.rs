@@ -3,13 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
-use store::Store;
 
 /// A deliberately small aggregate: an account that must be opened and cannot be overdrawn.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,159 +133,6 @@ pub fn actor(name: &str) -> HashMap<String, String> {
     ])
 }
 
-pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{base}/{name}{query}")
-}
-
-/// Which backend a test runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh, empty store: an SQLite file in a temporary directory, or a new PostgreSQL database
-/// that is dropped again when this value is dropped (also when the test panicked).
-pub struct TestDb {
-    pub kind: Kind,
-    pub url: String,
-    pub store: Store,
-    _dir: Option<tempfile::TempDir>,
-    pg_database: Option<String>,
-}
-
-impl TestDb {
-    pub async fn new(kind: Kind) -> TestDb {
-        match kind {
-            Kind::Sqlite => Self::sqlite().await,
-            Kind::Postgres => Self::postgres().await,
-        }
-    }
-
-    pub async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("a temporary directory for the SQLite file");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("events.db").display()
-        );
-        let store = Store::connect(&url)
-            .await
-            .expect("open a fresh SQLite store");
-        assert_eq!(store.backend_name(), "sqlite");
-        TestDb {
-            kind: Kind::Sqlite,
-            url,
-            store,
-            _dir: Some(dir),
-            pg_database: None,
-        }
-    }
-
-    pub async fn postgres() -> TestDb {
-        let admin = admin_url();
-        let mut connection = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is required for these tests but {admin} is unreachable ({e}). \
-                 Start PostgreSQL or set TEST_DATABASE_URL."
-                )
-            });
-        let name = format!("subsidy_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut connection)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        connection.close().await.ok();
-        let url = with_database(&admin, &name);
-        let store = Store::connect(&url)
-            .await
-            .expect("open a fresh PostgreSQL store");
-        assert_eq!(store.backend_name(), "postgres");
-        TestDb {
-            kind: Kind::Postgres,
-            url,
-            store,
-            _dir: None,
-            pg_database: Some(name),
-        }
-    }
-
-    /// Runs one raw SQL statement (tampering, forging) on whichever backend this is.
-    pub async fn raw(&self, sql: &str) -> u64 {
-        match (self.store.pool_sqlite(), self.store.pool_postgres()) {
-            (Some(pool), _) => sqlx::query(sql)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            (_, Some(pool)) => sqlx::query(sql)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            _ => unreachable!("a store has one pool"),
-        }
-        .unwrap_or_else(|e| panic!("raw SQL failed: {sql}: {e}"))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = self.pg_database.take() else {
-            return;
-        };
-        let admin = admin_url();
-        // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived thread
-        // with its own runtime removes the database. WITH (FORCE) ends the store's connections.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut connection)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Polls `check` until it returns true, panicking with `what` after `limit`.
-pub async fn poll_until<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+// Each test binary uses a different part of the kit.
+#[allow(unused_imports)]
+pub use tests::{poll_until, Kind, TestDb};
