@@ -48,6 +48,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectsCommand,
     },
+    /// Deadlines of every project on a day (status, due date, responsible officials).
+    Deadlines(crate::reminders::cli::DeadlinesArgs),
+    /// Plan, record and send the deadline reminder e-mails owed on a day.
+    Remind(crate::reminders::cli::RemindArgs),
     /// Load the invented demo data set (counties, projects of every programme in every stage).
     Demo,
 }
@@ -134,6 +138,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Deadlines(args) => crate::reminders::cli::deadlines(&settings, args).await,
+        Command::Remind(args) => crate::reminders::cli::remind(&settings, args).await,
         Command::Projects { command } => {
             let engine = Engine::open(&settings).await?;
             projects(&engine, command).await

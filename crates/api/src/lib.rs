@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod reminders;
 pub mod table;
 
 pub use engine::{Engine, EngineError, Settings};

@@ -618,7 +618,7 @@ fn report_slots(
             .iter()
             .find(|s| due >= s.from && s.until.is_none_or(|u| due < u));
         let id = format!("{}@{nominal}", schedule.id);
-        let mut why = format!("report {:?} of {nominal}", schedule.due);
+        let mut why = format!("periodic report due {nominal}");
         if due != nominal {
             why.push_str(&format!(", moved to working day {due}"));
         }
