@@ -54,6 +54,40 @@ pub enum Command {
     Remind(crate::reminders::cli::RemindArgs),
     /// Load the invented demo data set (counties, projects of every programme in every stage).
     Demo,
+    /// Start the HTTP API (loads the demo data and demo accounts into an empty store).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "SUBSIDY_LISTEN")]
+        listen: String,
+    },
+    /// Accounts of the HTTP API.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an account; prints a generated password unless --password is given.
+    Add {
+        username: String,
+        /// officer, supervisor, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// A GB/T 2260 code granted to the account (repeatable).
+        #[arg(long = "jurisdiction")]
+        jurisdictions: Vec<String>,
+        #[arg(long, env = "SUBSIDY_NEW_PASSWORD")]
+        password: Option<String>,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account and end its sessions.
+    Disable { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +177,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projects { command } => {
             let engine = Engine::open(&settings).await?;
             projects(&engine, command).await
+        }
+        Command::Serve { listen } => crate::http::bootstrap::serve(&settings, &listen).await,
+        Command::Users { command } => {
+            let engine = Engine::open(&settings).await?;
+            crate::http::bootstrap::users(&engine, command).await
         }
     }
 }

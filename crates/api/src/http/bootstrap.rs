@@ -1,0 +1,141 @@
+//! First start on an empty store: load the demo data set and create the demo accounts, whose
+//! names and password are printed (and documented in the README). Invented names only.
+
+use domain::JurisdictionCode;
+
+use super::auth::{AccountError, Accounts, Role};
+use crate::engine::Engine;
+
+/// The password of every demo account. Public on purpose: demo data only, on a fresh store.
+pub const DEMO_PASSWORD: &str = "demo-password-2025";
+
+/// The demo accounts: (name, role, grants).
+pub const DEMO_ACCOUNTS: &[(&str, Role, &[&str])] = &[
+    ("officer.yiyuan", Role::Officer, &["370323"]),
+    ("officer.city", Role::Officer, &["370000"]),
+    ("supervisor.zibo", Role::Supervisor, &["370300"]),
+    ("supervisor.province", Role::Supervisor, &["370000"]),
+    ("auditor.province", Role::Auditor, &["370000"]),
+    ("admin", Role::Admin, &[]),
+];
+
+/// What the first start did.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    pub demo_report: Option<String>,
+    pub accounts_created: Vec<String>,
+}
+
+/// When the store holds no event and no account: loads the demo data and the demo accounts.
+pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
+    let accounts = Accounts::new(&engine.store);
+    let mut done = Bootstrap::default();
+    if engine.store.last_position().await? > 0 || accounts.count_users().await? > 0 {
+        return Ok(done);
+    }
+    done.demo_report = Some(crate::demo::load(engine).await?);
+    for (name, role, grants) in DEMO_ACCOUNTS {
+        let codes = grants
+            .iter()
+            .map(|c| JurisdictionCode::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        match accounts.create_user(name, DEMO_PASSWORD, *role, &codes).await {
+            Ok(_) | Err(AccountError::Exists(_)) => done.accounts_created.push(name.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}
+
+/// `subsidy serve`: opens the engine, loads the demo on a fresh store, prints the URL and the
+/// demo accounts, and serves until SIGINT/SIGTERM.
+pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::Result<()> {
+    let engine = Engine::open(settings).await?;
+    let boot = first_start(&engine).await?;
+    let http = super::HttpSettings {
+        listen: listen.to_string(),
+        ..Default::default()
+    };
+    let app = super::Application::build(engine, &http)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let host = listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let url = format!("http://{host}:{}", app.port());
+    if let Some(report) = &boot.demo_report {
+        println!("{}", report.lines().last().unwrap_or_default());
+    }
+    println!("subsidy API listening on {url}  (Swagger UI: {url}/swagger-ui/, spec: {url}/openapi.json)");
+    if !boot.accounts_created.is_empty() {
+        println!("demo accounts (password '{DEMO_PASSWORD}' — demo data only, change it before real use):");
+        for (name, role, grants) in DEMO_ACCOUNTS {
+            println!("  {name:<22} {:<10} {}", role.as_str(), grants.join(","));
+        }
+    }
+    app.run_until_stopped().await?;
+    println!("server stopped");
+    Ok(())
+}
+
+/// `subsidy users add|list|disable`.
+pub async fn users(engine: &Engine, command: crate::cli::UsersCommand) -> anyhow::Result<()> {
+    use crate::cli::UsersCommand;
+    let accounts = Accounts::new(&engine.store);
+    match command {
+        UsersCommand::Add {
+            username,
+            role,
+            jurisdictions,
+            password,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("unknown role '{role}'; roles are officer, supervisor, auditor, admin")
+            })?;
+            let codes = jurisdictions
+                .iter()
+                .map(|c| JurisdictionCode::parse(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| super::auth::random_token()[..20].to_string());
+            let user = accounts.create_user(&username, &password, role, &codes).await?;
+            println!(
+                "created {} ({}, {})",
+                user.username,
+                user.role.as_str(),
+                grants_text(&user.jurisdictions)
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UsersCommand::List { json } => {
+            let users = accounts.list_users().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                let mut t = crate::table::Table::new(["user", "role", "jurisdictions", "status"]);
+                for u in &users {
+                    t.row([
+                        u.username.clone(),
+                        u.role.as_str().to_string(),
+                        grants_text(&u.jurisdictions),
+                        if u.disabled { "disabled" } else { "active" }.to_string(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        UsersCommand::Disable { username } => {
+            accounts.disable_user(&username).await?;
+            println!("disabled {username}; its sessions are ended");
+        }
+    }
+    Ok(())
+}
+
+fn grants_text(codes: &[JurisdictionCode]) -> String {
+    if codes.is_empty() {
+        "-".to_string()
+    } else {
+        codes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+    }
+}

@@ -1,0 +1,82 @@
+//! The HTTP layer's own tables (`http_users`, `http_sessions`, `http_idempotency`, created by the
+//! store's migrations numbered 0200 and up) on whichever backend the event store uses.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::{PgPool, SqlitePool};
+use store::Store;
+
+/// A pool on the same database as the event store.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    pub fn of(store: &Store) -> Db {
+        match (store.pool_sqlite(), store.pool_postgres()) {
+            (Some(pool), _) => Db::Sqlite(pool.clone()),
+            (None, Some(pool)) => Db::Postgres(pool.clone()),
+            (None, None) => unreachable!("a store is either SQLite or PostgreSQL"),
+        }
+    }
+}
+
+/// Rewrites `?` placeholders into PostgreSQL's `$1, $2…`. The queries of this module contain no
+/// literal question marks, so a plain replacement is enough.
+pub fn pg(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// A timestamp in the one text format stored in these tables; text order is time order.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Runs a statement on either backend and returns the number of rows affected.
+macro_rules! db_execute {
+    ($db:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            $crate::http::db::Db::Sqlite(pool) => sqlx::query($sql)$(.bind($arg))*.execute(pool).await.map(|r| r.rows_affected()),
+            $crate::http::db::Db::Postgres(pool) => sqlx::query(&$crate::http::db::pg($sql))$(.bind($arg))*.execute(pool).await.map(|r| r.rows_affected()),
+        }
+    };
+}
+
+/// Fetches at most one row as a tuple `$t` on either backend.
+macro_rules! db_fetch_optional {
+    ($db:expr, $t:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            $crate::http::db::Db::Sqlite(pool) => sqlx::query_as::<_, $t>($sql)$(.bind($arg))*.fetch_optional(pool).await,
+            $crate::http::db::Db::Postgres(pool) => sqlx::query_as::<_, $t>(&$crate::http::db::pg($sql))$(.bind($arg))*.fetch_optional(pool).await,
+        }
+    };
+}
+
+/// Fetches every row as tuples `$t` on either backend.
+macro_rules! db_fetch_all {
+    ($db:expr, $t:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            $crate::http::db::Db::Sqlite(pool) => sqlx::query_as::<_, $t>($sql)$(.bind($arg))*.fetch_all(pool).await,
+            $crate::http::db::Db::Postgres(pool) => sqlx::query_as::<_, $t>(&$crate::http::db::pg($sql))$(.bind($arg))*.fetch_all(pool).await,
+        }
+    };
+}
+
+pub(crate) use {db_execute, db_fetch_all, db_fetch_optional};
+
+/// Whether a database error is a unique/primary-key violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -1,0 +1,694 @@
+//! Request handlers: health, log-in and accounts, programmes, projects and one endpoint per
+//! lifecycle command. Every handler checks the role first (403), then the project's
+//! jurisdiction (404, so that existence does not leak), then runs.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use domain::{CommandContext, JurisdictionCode, ProjectCommand, Stage, SubsidyProject};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, Role, SessionKind, CSRF_COOKIE, SESSION_COOKIE};
+use super::errors::{ApiError, Problem};
+use super::idempotency::{self, Claim};
+use super::wire::*;
+use super::AppState;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+// ---------------------------------------------------------------------------------- health
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers a query.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, body = Problem)))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
+    let position = state
+        .engine
+        .store
+        .last_position()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the event store does not answer: {e}")))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "backend": state.engine.store.backend_name(),
+        "last_position": position,
+    })))
+}
+
+// ---------------------------------------------------------------------------------- auth
+
+/// Log in with a user name and password. Five failures per minute for one name and address
+/// lead to 429.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = LoginResult), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let ip = req.peer_addr().map(|a| a.ip());
+    if let Err(retry_after) = state.limiter.check(&body.username, ip) {
+        tracing::warn!(username = %body.username, ?ip, "log-in rate limit reached");
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+    let Some(user) = state.accounts.check_password(&body.username, &body.password).await? else {
+        state.limiter.record_failure(&body.username, ip);
+        tracing::warn!(username = %body.username, ?ip, "log-in failed");
+        return Err(ApiError::Unauthorized(
+            "wrong user name or password, or the account is disabled".into(),
+        ));
+    };
+    state.limiter.clear(&body.username, ip);
+    let kind = if body.cookie {
+        SessionKind::Cookie
+    } else {
+        SessionKind::Bearer
+    };
+    let session = state
+        .accounts
+        .open_session(&user.username, kind, state.token_ttl)
+        .await?;
+    let mut response = HttpResponse::Ok();
+    let result = if body.cookie {
+        let max_age = actix_web::cookie::time::Duration::seconds(state.token_ttl.as_secs() as i64);
+        response.cookie(
+            actix_web::cookie::Cookie::build(SESSION_COOKIE, session.token.clone())
+                .path("/")
+                .http_only(true)
+                .same_site(actix_web::cookie::SameSite::Strict)
+                .max_age(max_age)
+                .finish(),
+        );
+        let csrf = session.csrf_token.clone().unwrap_or_default();
+        response.cookie(
+            actix_web::cookie::Cookie::build(CSRF_COOKIE, csrf)
+                .path("/")
+                .same_site(actix_web::cookie::SameSite::Strict)
+                .max_age(max_age)
+                .finish(),
+        );
+        LoginResult {
+            token: None,
+            token_type: "cookie".into(),
+            expires_at: session.expires_at,
+            csrf_token: session.csrf_token,
+            user,
+        }
+    } else {
+        LoginResult {
+            token: Some(session.token),
+            token_type: "Bearer".into(),
+            expires_at: session.expires_at,
+            csrf_token: None,
+            user,
+        }
+    };
+    Ok(response.json(result))
+}
+
+/// End the current session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn logout(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse> {
+    state.accounts.close_session(&principal.token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = super::auth::User), (status = 401, body = Problem)))]
+pub async fn me(principal: Principal) -> HttpResponse {
+    HttpResponse::Ok().json(principal.user)
+}
+
+/// List accounts (admin).
+#[utoipa::path(get, path = "/users", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<super::auth::User>), (status = 403, body = Problem)))]
+pub async fn list_users(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Admin], "manage accounts")?;
+    Ok(HttpResponse::Ok().json(state.accounts.list_users().await?))
+}
+
+/// Create an account (admin).
+#[utoipa::path(post, path = "/users", tag = "accounts", security(("bearer" = [])), request_body = CreateUserBody,
+    responses((status = 201, body = super::auth::User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateUserBody>,
+) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Admin], "manage accounts")?;
+    let body = body.into_inner();
+    let codes = body
+        .jurisdictions
+        .iter()
+        .map(|c| JurisdictionCode::parse(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Unprocessable {
+            code: "account.invalid",
+            detail: e.to_string(),
+        })?;
+    let user = state
+        .accounts
+        .create_user(&body.username, &body.password, body.role, &codes)
+        .await?;
+    tracing::info!(admin = %principal.user.username, user = %user.username, "account created");
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// Disable an account and end its sessions (admin).
+#[utoipa::path(post, path = "/users/{username}/disable", tag = "accounts", security(("bearer" = [])),
+    params(("username" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn disable_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Admin], "manage accounts")?;
+    state.accounts.disable_user(&path).await?;
+    tracing::info!(admin = %principal.user.username, user = %path.as_str(), "account disabled");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------- programmes
+
+/// Every programme version.
+#[utoipa::path(get, path = "/programmes", tag = "programmes", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ProgrammeItem>)))]
+pub async fn list_programmes(state: web::Data<AppState>, _principal: Principal) -> HttpResponse {
+    let items: Vec<ProgrammeItem> = state
+        .engine
+        .programmes()
+        .all()
+        .iter()
+        .map(|p| ProgrammeItem {
+            id: p.id.clone(),
+            version: p.version,
+            title: p.title.clone(),
+            title_en: p.title_en.clone(),
+            year: p.year,
+        })
+        .collect();
+    HttpResponse::Ok().json(items)
+}
+
+/// One programme version with its form schemas, deadlines, checklist and funding rules.
+#[utoipa::path(get, path = "/programmes/{id}/versions/{version}", tag = "programmes", security(("bearer" = [])),
+    params(("id" = String, Path), ("version" = u32, Path)),
+    responses((status = 200, description = "the programme definition"), (status = 404, body = Problem)))]
+pub async fn show_programme(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse> {
+    let (id, version) = path.into_inner();
+    let programme = state
+        .engine
+        .programmes()
+        .get(&id, version)
+        .ok_or_else(|| ApiError::NotFound(format!("no programme {id}@v{version}")))?;
+    Ok(HttpResponse::Ok().json(&*programme))
+}
+
+// ---------------------------------------------------------------------------------- projects
+
+/// Filters and paging of the project list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// A GB/T 2260 code; a city or province covers the projects below it.
+    pub jurisdiction: Option<String>,
+    /// A programme id.
+    pub programme: Option<String>,
+    /// A stage id (`registered`, `notice`, `construction`…).
+    pub stage: Option<String>,
+    /// Only projects with a missed deadline. Pending: answers 501 until the deadlines
+    /// projection exists.
+    pub overdue: Option<bool>,
+    /// Text search in the name and id (case-insensitive).
+    pub q: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<usize>,
+    /// Projects to skip (default 0).
+    pub offset: Option<usize>,
+}
+
+/// Projects in your jurisdictions, filtered and paged.
+#[utoipa::path(get, path = "/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = ProjectPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_projects(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read projects")?;
+    let query = query.into_inner();
+    let bad = |detail: String| ApiError::BadRequest {
+        code: "request.bad_query",
+        detail,
+    };
+    let scope = query
+        .jurisdiction
+        .as_deref()
+        .map(JurisdictionCode::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    let stage = query
+        .stage
+        .as_deref()
+        .map(|s| {
+            Stage::from_id(s).ok_or_else(|| {
+                bad(format!(
+                    "unknown stage '{s}'; stages are: {}",
+                    Stage::ALL.map(|s| s.id()).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    if query.overdue.is_some() {
+        return Err(ApiError::NotImplemented {
+            code: "filter.overdue_pending",
+            detail: "the overdue filter needs the deadlines projection, which is not built yet"
+                .into(),
+        });
+    }
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let needle = query.q.as_deref().map(str::to_lowercase);
+    let summaries = {
+        let mut view = state.view.lock().await;
+        view.catch_up(&state.engine.store).await?;
+        view.summaries()
+    };
+    let user = &principal.user;
+    let matching: Vec<_> = summaries
+        .into_iter()
+        .filter(|s| {
+            JurisdictionCode::parse(&s.jurisdiction)
+                .is_ok_and(|j| user.covers(&j) && scope.as_ref().is_none_or(|sc| sc.covers(&j)))
+        })
+        .filter(|s| query.programme.as_ref().is_none_or(|p| &s.programme_id == p))
+        .filter(|s| stage.is_none_or(|st| s.stage == st))
+        .filter(|s| {
+            needle.as_ref().is_none_or(|n| {
+                s.name.to_lowercase().contains(n) || s.id.to_lowercase().contains(n)
+            })
+        })
+        .collect();
+    let total = matching.len();
+    let items = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(ProjectListItem::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(ProjectPage {
+        total,
+        limit,
+        offset,
+        items,
+    }))
+}
+
+/// `?as_of=` on reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    /// An RFC 3339 instant: the state (or history) as it was recorded at that moment.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// Loads a project the principal may read, or 404 (for absent and out-of-scope alike).
+async fn load_in_scope(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<(SubsidyProject, usize)> {
+    let (project, version) = match as_of {
+        Some(at) => state.engine.store.load_as_of::<SubsidyProject>(id, at).await?,
+        None => state.engine.load(id).await?,
+    };
+    let not_found = || ApiError::NotFound(format!("no project '{id}'"));
+    if !project.is_registered() {
+        return Err(not_found());
+    }
+    let inside = project
+        .jurisdiction
+        .as_ref()
+        .is_some_and(|j| principal.user.covers(j));
+    if !inside {
+        tracing::warn!(user = %principal.user.username, project = id, "refused: project outside the user's jurisdictions");
+        return Err(not_found());
+    }
+    Ok((project, version))
+}
+
+/// The project's current state (or as of a moment), with its version as ETag.
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path), AsOfQuery),
+    responses((status = 200, description = "the project state; ETag carries the version"), (status = 404, body = Problem)))]
+pub async fn show_project(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<AsOfQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read projects")?;
+    let (project, version) = load_in_scope(&state, &principal, &path, query.as_of).await?;
+    let mut body = serde_json::to_value(&project)
+        .map_err(|e| ApiError::Internal(format!("serialising a project: {e}")))?;
+    body["id"] = path.as_str().into();
+    body["version"] = version.into();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(body))
+}
+
+/// Every event of the project with actor, time, evidence and hashes, and the chain verdict.
+#[utoipa::path(get, path = "/projects/{id}/history", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path), AsOfQuery),
+    responses((status = 200, description = "the history"), (status = 404, body = Problem)))]
+pub async fn project_history(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<AsOfQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read histories")?;
+    let (_, version) = load_in_scope(&state, &principal, &path, None).await?;
+    let mut events = state
+        .engine
+        .store
+        .read_stream(SubsidyProject::TYPE, &path)
+        .await?;
+    if let Some(at) = query.as_of {
+        // The same rule as the store's load_as_of: stop at the first event recorded later.
+        let keep = events.iter().take_while(|e| e.recorded_at <= at).count();
+        events.truncate(keep);
+    }
+    let history = projections::history::history(&path, &events)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(history))
+}
+
+// ---------------------------------------------------------------------------------- commands
+
+/// Who may send a command: officers do the bureau's work, supervisors decide.
+pub fn allowed_roles(command: &ProjectCommand) -> &'static [Role] {
+    use ProjectCommand as C;
+    match command {
+        C::ReviewPlan { .. }
+        | C::RecordInspection { .. }
+        | C::EvaluatePerformance { .. }
+        | C::ApproveFunds { .. }
+        | C::OrderClawback { .. }
+        | C::SuspendProject { .. }
+        | C::ResumeProject { .. }
+        | C::TerminateProject { .. }
+        | C::CloseProject { .. }
+        | C::ExtendDeadline { .. } => &[Role::Supervisor],
+        _ => &[Role::Officer],
+    }
+}
+
+/// Parses `If-Match: "7"` (or `W/"7"`) into a version.
+fn if_match(req: &HttpRequest) -> Result<Option<usize>> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.trim_matches('"')
+        .parse::<usize>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest {
+            code: "request.bad_if_match",
+            detail: format!("If-Match must be a project version in quotes, like \"7\"; got {text:?}"),
+        })
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_string())),
+        _ => Err(ApiError::BadRequest {
+            code: "request.bad_idempotency_key",
+            detail: "Idempotency-Key must be 1–255 visible ASCII characters".into(),
+        }),
+    }
+}
+
+/// A finished response as it is sent and, for idempotent retries, stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Outcome {
+    pub status: u16,
+    pub body: String,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Outcome {
+    fn from_error(e: &ApiError) -> Outcome {
+        let problem = e.problem();
+        Outcome {
+            status: problem.status,
+            body: serde_json::to_string(&problem).expect("problem documents serialize"),
+            etag: match e {
+                ApiError::Stale { actual, .. } => Some(format!("\"{actual}\"")),
+                _ => None,
+            },
+            location: None,
+        }
+    }
+
+    pub fn into_response(self, replayed: bool) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = HttpResponse::build(status);
+        r.insert_header((
+            header::CONTENT_TYPE,
+            if status.is_success() {
+                "application/json"
+            } else {
+                "application/problem+json"
+            },
+        ));
+        if let Some(etag) = self.etag {
+            r.insert_header((header::ETAG, etag));
+        }
+        if let Some(location) = self.location {
+            r.insert_header((header::LOCATION, location));
+        }
+        if replayed {
+            r.insert_header(("Idempotent-Replayed", "true"));
+        }
+        r.body(self.body)
+    }
+}
+
+/// Runs a command with If-Match and Idempotency-Key handling. `project_id` is `None` for
+/// registration (a fresh id is drawn).
+async fn run_command(
+    req: &HttpRequest,
+    state: &AppState,
+    principal: &Principal,
+    project_id: Option<&str>,
+    evidence: Vec<Evidence>,
+    command: ProjectCommand,
+) -> Result<HttpResponse> {
+    let action = format!("send {:?}", command.kind());
+    principal.require_role(allowed_roles(&command), &action)?;
+    match (project_id, &command) {
+        (Some(id), _) => {
+            load_in_scope(state, principal, id, None).await?;
+        }
+        (None, ProjectCommand::RegisterProject { jurisdiction, .. }) => {
+            if !principal.user.covers(jurisdiction) {
+                tracing::warn!(user = %principal.user.username, %jurisdiction, "refused: registration outside the user's jurisdictions");
+                return Err(ApiError::Forbidden(format!(
+                    "you may not register projects in {jurisdiction}: it is outside your jurisdictions"
+                )));
+            }
+        }
+        (None, _) => return Err(ApiError::Internal("a command without a project".into())),
+    }
+    let expected = if_match(req)?;
+    let key = idempotency_key(req)?;
+    let route = format!("{} {}", req.method(), req.path());
+    let request_hash = {
+        let canonical = serde_json::to_string(&(&command, &evidence, expected))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    };
+    if let Some(key) = &key {
+        match idempotency::claim(&state.db, &principal.user.username, &route, key, &request_hash).await? {
+            Claim::Claimed => {}
+            Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+        }
+    }
+    let outcome = execute(state, principal, project_id, evidence, command, expected).await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if matches!(e, ApiError::Internal(_) | ApiError::Unavailable(_)) {
+                // A server failure is not an answer to remember: free the key so that a retry
+                // runs the command again (nothing was stored, the store is atomic).
+                if let Some(key) = &key {
+                    idempotency::release(&state.db, &principal.user.username, &route, key).await?;
+                }
+                return Err(e);
+            }
+            Outcome::from_error(&e)
+        }
+    };
+    if let Some(key) = &key {
+        idempotency::complete(&state.db, &principal.user.username, &route, key, &outcome).await?;
+    }
+    Ok(outcome.into_response(false))
+}
+
+async fn execute(
+    state: &AppState,
+    principal: &Principal,
+    project_id: Option<&str>,
+    evidence: Vec<Evidence>,
+    command: ProjectCommand,
+    expected: Option<usize>,
+) -> Result<Outcome> {
+    let context = CommandContext {
+        actor: principal.user.username.clone(),
+        evidence: evidence.into_iter().map(Into::into).collect(),
+    };
+    let kind = command.kind();
+    let (id, created) = match project_id {
+        Some(id) => (id.to_string(), false),
+        None => (uuid::Uuid::now_v7().to_string(), true),
+    };
+    // Registration must not land on an existing id: expect version 0.
+    let expected = if created { Some(0) } else { expected };
+    let committed = state
+        .engine
+        .execute(&id, &context, command, expected)
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(user = %principal.user.username, project = %id, command = ?kind, version = committed.version, "command committed");
+    let result = CommandResult {
+        project_id: id.clone(),
+        version: committed.version,
+        events: committed
+            .events
+            .iter()
+            .map(|e| RecordedEvent {
+                sequence: e.sequence,
+                event_type: cqrs_es::DomainEvent::event_type(&e.payload),
+                recorded_at: e
+                    .metadata
+                    .get(store::RECORDED_AT)
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+                hash: e.metadata.get(store::HASH).cloned(),
+            })
+            .collect(),
+    };
+    Ok(Outcome {
+        status: if created { 201 } else { 200 },
+        body: serde_json::to_string(&result).map_err(|e| ApiError::Internal(e.to_string()))?,
+        etag: Some(format!("\"{}\"", committed.version)),
+        location: created.then(|| format!("/projects/{id}")),
+    })
+}
+
+/// Register a project (officer, inside your jurisdictions). Answers 201 with `Location`.
+#[utoipa::path(post, path = "/projects", tag = "projects", security(("bearer" = [])), request_body = RegisterProjectBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely: the same key returns the first answer")),
+    responses((status = 201, body = CommandResult), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn register_project(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<RegisterProjectBody>,
+) -> Result<HttpResponse> {
+    let (evidence, command) = body.into_inner().into_parts();
+    run_command(&req, &state, &principal, None, evidence, command).await
+}
+
+/// Declares one POST endpoint per lifecycle command.
+macro_rules! command_endpoint {
+    ($name:ident, $path:tt, $body:ty, $doc:tt) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "commands", security(("bearer" = [])), request_body = $body,
+            params(("id" = String, Path, description = "project id"),
+                   ("If-Match" = Option<String>, Header, description = "the version you saw, e.g. \"7\"; stale → 412"),
+                   ("Idempotency-Key" = Option<String>, Header, description = "retry safely: the same key returns the first answer")),
+            responses((status = 200, body = CommandResult), (status = 400, body = Problem), (status = 403, body = Problem),
+                      (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
+                      (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+        pub async fn $name(
+            req: HttpRequest,
+            state: web::Data<AppState>,
+            principal: Principal,
+            path: web::Path<String>,
+            body: web::Json<$body>,
+        ) -> Result<HttpResponse> {
+            let (evidence, command) = body.into_inner().into_parts();
+            run_command(&req, &state, &principal, Some(path.as_str()), evidence, command).await
+        }
+    };
+}
+
+command_endpoint!(submit_plan, "/projects/{id}/plan", SubmitPlanBody, "Submit the plan (officer).");
+command_endpoint!(review_plan, "/projects/{id}/review", ReviewPlanBody, "Approve or return the plan (supervisor).");
+command_endpoint!(designate_entity, "/projects/{id}/construction-entity", DesignateEntityBody, "Designate the construction entity (officer).");
+command_endpoint!(publish_notice, "/projects/{id}/notice", PublishNoticeBody, "Publish the public notice (officer).");
+command_endpoint!(raise_objection, "/projects/{id}/objections", RaiseObjectionBody, "Record an objection (officer).");
+command_endpoint!(close_notice, "/projects/{id}/notice/close", CloseNoticeBody, "Close the public notice (officer).");
+command_endpoint!(submit_report, "/projects/{id}/reports", ProgressReportBody, "Submit a progress report (officer).");
+command_endpoint!(request_acceptance, "/projects/{id}/acceptance/request", RequestAcceptanceBody, "Request acceptance (officer).");
+command_endpoint!(record_inspection, "/projects/{id}/acceptance/inspection", InspectionBody, "Record the acceptance inspection (supervisor).");
+command_endpoint!(evaluate, "/projects/{id}/evaluation", EvaluationBody, "Record the performance evaluation (supervisor).");
+command_endpoint!(approve_funds, "/projects/{id}/funds/approvals", ApproveFundsBody, "Approve funds from one source (supervisor).");
+command_endpoint!(disburse_tranche, "/projects/{id}/funds/tranches", TrancheBody, "Pay a tranche (officer).");
+command_endpoint!(settle_funds, "/projects/{id}/funds/settlements", SettleFundsBody, "Settle one source after acceptance (officer).");
+command_endpoint!(order_clawback, "/projects/{id}/clawbacks", ClawbackBody, "Order a clawback (supervisor).");
+command_endpoint!(settle_clawback, "/projects/{id}/clawbacks/settlements", SettleClawbackBody, "Record recovered clawback money (officer).");
+command_endpoint!(suspend, "/projects/{id}/suspension", SuspendBody, "Suspend the project (supervisor).");
+command_endpoint!(resume, "/projects/{id}/resumption", ResumeBody, "Resume the project (supervisor).");
+command_endpoint!(terminate, "/projects/{id}/termination", TerminateBody, "Terminate the project (supervisor).");
+command_endpoint!(close_project, "/projects/{id}/closure", CloseProjectBody, "Close the project (supervisor).");
+command_endpoint!(assign_official, "/projects/{id}/officials", AssignOfficialBody, "Name a responsible official (officer).");
+command_endpoint!(extend_deadline, "/projects/{id}/deadline-extensions", ExtendDeadlineBody, "Extend a deadline (supervisor).");
+
+/// Resolve an objection (officer).
+#[utoipa::path(post, path = "/projects/{id}/objections/{objection_id}/resolution", tag = "commands", security(("bearer" = [])),
+    request_body = ResolveObjectionBody,
+    params(("id" = String, Path, description = "project id"), ("objection_id" = String, Path),
+           ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult), (status = 400, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn resolve_objection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: web::Json<ResolveObjectionBody>,
+) -> Result<HttpResponse> {
+    let (id, objection_id) = path.into_inner();
+    let (evidence, command) = body.into_inner().into_parts(objection_id);
+    run_command(&req, &state, &principal, Some(&id), evidence, command).await
+}

@@ -1,0 +1,314 @@
+//! The HTTP API (`subsidy serve`), on actix-web 4.
+//!
+//! Main types: [`Application`] (binds the listener, exposes [`Application::port`], runs the
+//! server and its background tasks until SIGINT/SIGTERM or [`Application::shutdown_token`] is
+//! cancelled), [`HttpSettings`], [`AppState`] (engine, accounts, the project list view, the
+//! log-in limiter), [`auth::Accounts`] / [`auth::Role`] / [`auth::Principal`],
+//! [`errors::ApiError`] (RFC 9457 problem documents) and [`openapi::ApiDoc`].
+//!
+//! Tests and production start the server the same way:
+//! `Application::build(engine, settings).await?` then `app.run_until_stopped().await`.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod db;
+pub mod errors;
+pub mod handlers;
+pub mod idempotency;
+pub mod openapi;
+pub mod wire;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, App, HttpRequest, HttpServer};
+use projections::ProjectsView;
+pub use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::engine::Engine;
+use auth::{Accounts, LoginLimiter};
+use errors::ApiError;
+
+/// The largest request body accepted (a plan form with annexes fits easily).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// How the server listens.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `host:port`; port 0 picks a free port (tests).
+    pub listen: String,
+    /// How long a log-in stays valid.
+    pub token_ttl: Duration,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_string(),
+            token_ttl: Duration::from_secs(8 * 3600),
+            workers: None,
+        }
+    }
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub engine: Engine,
+    pub accounts: Accounts,
+    pub db: db::Db,
+    /// The project list, caught up from the store by position before each list request.
+    pub view: tokio::sync::Mutex<ProjectsView>,
+    pub limiter: LoginLimiter,
+    pub token_ttl: Duration,
+}
+
+/// Every route the server registers, as (method, OpenAPI path). The OpenAPI test checks each is
+/// in the spec and answers (not the "no such route" 404).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/auth/login"),
+    ("post", "/auth/logout"),
+    ("get", "/auth/me"),
+    ("get", "/users"),
+    ("post", "/users"),
+    ("post", "/users/{username}/disable"),
+    ("get", "/programmes"),
+    ("get", "/programmes/{id}/versions/{version}"),
+    ("get", "/projects"),
+    ("post", "/projects"),
+    ("get", "/projects/{id}"),
+    ("get", "/projects/{id}/history"),
+    ("post", "/projects/{id}/plan"),
+    ("post", "/projects/{id}/review"),
+    ("post", "/projects/{id}/construction-entity"),
+    ("post", "/projects/{id}/notice"),
+    ("post", "/projects/{id}/objections"),
+    ("post", "/projects/{id}/objections/{objection_id}/resolution"),
+    ("post", "/projects/{id}/notice/close"),
+    ("post", "/projects/{id}/reports"),
+    ("post", "/projects/{id}/acceptance/request"),
+    ("post", "/projects/{id}/acceptance/inspection"),
+    ("post", "/projects/{id}/evaluation"),
+    ("post", "/projects/{id}/funds/approvals"),
+    ("post", "/projects/{id}/funds/tranches"),
+    ("post", "/projects/{id}/funds/settlements"),
+    ("post", "/projects/{id}/clawbacks"),
+    ("post", "/projects/{id}/clawbacks/settlements"),
+    ("post", "/projects/{id}/suspension"),
+    ("post", "/projects/{id}/resumption"),
+    ("post", "/projects/{id}/termination"),
+    ("post", "/projects/{id}/closure"),
+    ("post", "/projects/{id}/officials"),
+    ("post", "/projects/{id}/deadline-extensions"),
+];
+
+/// Registers every route of [`ROUTES`].
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use handlers as h;
+    cfg.route("/healthz", web::get().to(h::healthz))
+        .route("/readyz", web::get().to(h::readyz))
+        .route("/auth/login", web::post().to(h::login))
+        .route("/auth/logout", web::post().to(h::logout))
+        .route("/auth/me", web::get().to(h::me))
+        .route("/users", web::get().to(h::list_users))
+        .route("/users", web::post().to(h::create_user))
+        .route("/users/{username}/disable", web::post().to(h::disable_user))
+        .route("/programmes", web::get().to(h::list_programmes))
+        .route("/programmes/{id}/versions/{version}", web::get().to(h::show_programme))
+        .route("/projects", web::get().to(h::list_projects))
+        .route("/projects", web::post().to(h::register_project))
+        .route("/projects/{id}", web::get().to(h::show_project))
+        .route("/projects/{id}/history", web::get().to(h::project_history))
+        .route("/projects/{id}/plan", web::post().to(h::submit_plan))
+        .route("/projects/{id}/review", web::post().to(h::review_plan))
+        .route("/projects/{id}/construction-entity", web::post().to(h::designate_entity))
+        .route("/projects/{id}/notice", web::post().to(h::publish_notice))
+        .route("/projects/{id}/objections", web::post().to(h::raise_objection))
+        .route(
+            "/projects/{id}/objections/{objection_id}/resolution",
+            web::post().to(h::resolve_objection),
+        )
+        .route("/projects/{id}/notice/close", web::post().to(h::close_notice))
+        .route("/projects/{id}/reports", web::post().to(h::submit_report))
+        .route("/projects/{id}/acceptance/request", web::post().to(h::request_acceptance))
+        .route("/projects/{id}/acceptance/inspection", web::post().to(h::record_inspection))
+        .route("/projects/{id}/evaluation", web::post().to(h::evaluate))
+        .route("/projects/{id}/funds/approvals", web::post().to(h::approve_funds))
+        .route("/projects/{id}/funds/tranches", web::post().to(h::disburse_tranche))
+        .route("/projects/{id}/funds/settlements", web::post().to(h::settle_funds))
+        .route("/projects/{id}/clawbacks", web::post().to(h::order_clawback))
+        .route("/projects/{id}/clawbacks/settlements", web::post().to(h::settle_clawback))
+        .route("/projects/{id}/suspension", web::post().to(h::suspend))
+        .route("/projects/{id}/resumption", web::post().to(h::resume))
+        .route("/projects/{id}/termination", web::post().to(h::terminate))
+        .route("/projects/{id}/closure", web::post().to(h::close_project))
+        .route("/projects/{id}/officials", web::post().to(h::assign_official))
+        .route("/projects/{id}/deadline-extensions", web::post().to(h::extend_deadline));
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge { limit: *limit }
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::BadRequest {
+            code: "request.invalid_body",
+            detail: format!("the request body does not fit this endpoint: {e}"),
+        },
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest {
+            code: "request.malformed_json",
+            detail: format!("the request body is not valid JSON: {e}"),
+        },
+        other => ApiError::BadRequest {
+            code: "request.unreadable_body",
+            detail: format!("the request body could not be read: {other}"),
+        },
+    };
+    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::BadRequest {
+        code: "request.bad_query",
+        detail: format!("the query string is not understood: {err}"),
+    };
+    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::NotFound(format!("no such resource: {err}"));
+    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
+    let api = ApiError::BadRequest {
+        code: "http.route_not_found",
+        detail: String::new(),
+    };
+    let mut problem = api.problem();
+    problem.status = 404;
+    problem.title = "Not found".into();
+    problem.detail = format!("there is no endpoint {} {}; see /openapi.json", req.method(), req.path());
+    actix_web::HttpResponse::NotFound()
+        .content_type("application/problem+json")
+        .json(problem)
+}
+
+/// A task that runs beside the server and stops with it (it gets the shutdown token).
+pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The built server: bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    engine: Engine,
+    shutdown: CancellationToken,
+    background: Vec<BackgroundTask>,
+}
+
+impl Application {
+    /// Binds `settings.listen` and builds the server over `engine`.
+    pub async fn build(engine: Engine, settings: &HttpSettings) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let view = ProjectsView::load(&engine.store)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let state = web::Data::new(AppState {
+            accounts: Accounts::new(&engine.store),
+            db: db::Db::of(&engine.store),
+            engine: engine.clone(),
+            view: tokio::sync::Mutex::new(view),
+            limiter: LoginLimiter::default(),
+            token_ttl: settings.token_ttl,
+        });
+        let spec = openapi::ApiDoc::openapi();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(BODY_LIMIT)
+                        .content_type_required(true)
+                        .error_handler(json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .configure(routes)
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", spec.clone()))
+                .default_service(web::to(no_route))
+        })
+        // In-flight requests get this long to finish after SIGINT/SIGTERM.
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            engine,
+            shutdown: CancellationToken::new(),
+            background: Vec::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stops the server gracefully (in-flight requests finish) when cancelled; background tasks
+    /// receive it too and must return once it is cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The actix handle (stop, pause) for callers that drive the server directly.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Adds a task (e.g. a reminder scheduler) that starts with the server and is told to stop,
+    /// through the token it is given, when the server stops.
+    pub fn spawn_background<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background.push(Box::pin(task(self.shutdown.clone())));
+    }
+
+    /// Runs until SIGINT/SIGTERM (actix's signal handling: stop accepting, let in-flight
+    /// requests finish, up to 30 s) or until the shutdown token is cancelled; then cancels the
+    /// token and waits for the background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let token = self.shutdown.clone();
+        let stopper = tokio::spawn(async move {
+            token.cancelled().await;
+            handle.stop(true).await;
+        });
+        let tasks: Vec<_> = self.background.into_iter().map(tokio::spawn).collect();
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        let _ = stopper.await;
+        result
+    }
+}

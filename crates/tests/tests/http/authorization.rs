@@ -1,0 +1,261 @@
+//! Every endpoint × every role × inside/outside the jurisdiction → the expected status.
+//! Role refusals are 403; a project outside the user's jurisdictions is 404 (existence must
+//! not leak); an allowed request passes authorization (it may still be refused by a rule).
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, ACCOUNTS, BACKENDS};
+
+const INSIDE: [&str; 3] = ["officer.yiyuan", "supervisor.zibo", "auditor.zibo"];
+
+/// (path suffix, body, roles allowed to send it).
+fn commands() -> Vec<(&'static str, Value, &'static [&'static str])> {
+    const OFFICER: &[&str] = &["officer"];
+    const SUPERVISOR: &[&str] = &["supervisor"];
+    let d = "2021-06-09";
+    vec![
+        ("/plan", json!({"submitted_on": d, "form": {}}), OFFICER),
+        (
+            "/review",
+            json!({"reviewed_on": d, "decision": {"decision": "return", "reasons": ["x"]}}),
+            SUPERVISOR,
+        ),
+        (
+            "/construction-entity",
+            json!({"entity": {"name": "示例公司", "credit_code": "91370000MA3EXAMPLE", "kind": "快递企业"}}),
+            OFFICER,
+        ),
+        (
+            "/notice",
+            json!({"starts_on": d, "ends_on": d, "channel": "网站"}),
+            OFFICER,
+        ),
+        (
+            "/objections",
+            json!({"objection_id": "A", "raised_on": d, "raised_by": "x", "summary": "y"}),
+            OFFICER,
+        ),
+        (
+            "/objections/A/resolution",
+            json!({"resolved_on": d, "outcome": "dismissed", "resolution": "z"}),
+            OFFICER,
+        ),
+        ("/notice/close", json!({"closed_on": d}), OFFICER),
+        (
+            "/reports",
+            json!({"period": "p", "reported_on": d, "form": {}}),
+            OFFICER,
+        ),
+        ("/acceptance/request", json!({"requested_on": d}), OFFICER),
+        (
+            "/acceptance/inspection",
+            json!({"inspected_on": d, "inspector": "x", "results": []}),
+            SUPERVISOR,
+        ),
+        (
+            "/evaluation",
+            json!({"evaluated_on": d, "scores": []}),
+            SUPERVISOR,
+        ),
+        (
+            "/funds/approvals",
+            json!({"source": "county", "amount": 100, "approved_on": d}),
+            SUPERVISOR,
+        ),
+        (
+            "/funds/tranches",
+            json!({"source": "county", "amount": 100, "paid_on": d}),
+            OFFICER,
+        ),
+        (
+            "/funds/settlements",
+            json!({"source": "county", "amount": 100, "settled_on": d}),
+            OFFICER,
+        ),
+        (
+            "/clawbacks",
+            json!({"source": "county", "amount": 100, "ordered_on": d, "reason": "r"}),
+            SUPERVISOR,
+        ),
+        (
+            "/clawbacks/settlements",
+            json!({"source": "county", "amount": 100, "settled_on": d}),
+            OFFICER,
+        ),
+        (
+            "/suspension",
+            json!({"suspended_on": d, "reason": "r"}),
+            SUPERVISOR,
+        ),
+        ("/resumption", json!({"resumed_on": d}), SUPERVISOR),
+        (
+            "/termination",
+            json!({"terminated_on": d, "reason": "r"}),
+            SUPERVISOR,
+        ),
+        ("/closure", json!({"closed_on": d}), SUPERVISOR),
+        (
+            "/officials",
+            json!({"role": "liaison", "official": {"name": "李示例", "post": "科长", "email": "l@example.org"}}),
+            OFFICER,
+        ),
+        (
+            "/deadline-extensions",
+            json!({"deadline_id": "plan", "until": d, "reason": "r"}),
+            SUPERVISOR,
+        ),
+    ]
+}
+
+fn role_of(user: &str) -> &'static str {
+    ACCOUNTS
+        .iter()
+        .find(|(n, _, _)| *n == user)
+        .map(|(_, r, _)| r.as_str())
+        .unwrap()
+}
+
+async fn matrix(app: &TestApp) {
+    let id = app
+        .register("officer.yiyuan", domain::fixtures::VILLAGES_2021, "370323")
+        .await;
+    let mut failures = Vec::new();
+    let mut check = |what: String, got: u16, ok: bool| {
+        if !ok {
+            failures.push(format!("{what}: got {got}"));
+        }
+    };
+    for (suffix, body, allowed) in commands() {
+        let path = format!("/projects/{id}{suffix}");
+        for (user, _, _) in ACCOUNTS {
+            let role = role_of(user);
+            let inside = INSIDE.contains(user) || *user == "admin";
+            let reply = app.post(user, &path, &body).await;
+            let expected = if !allowed.contains(&role) {
+                "403"
+            } else if !inside {
+                "404"
+            } else {
+                "authorized"
+            };
+            let ok = match expected {
+                "403" => reply.status == 403,
+                "404" => reply.status == 404,
+                _ => ![401, 403, 404].contains(&reply.status) && reply.status < 500,
+            };
+            check(
+                format!("POST {suffix} as {user} (expected {expected})"),
+                reply.status,
+                ok,
+            );
+        }
+        let anonymous = app.send(app.client.post(app.url(&path)).json(&body)).await;
+        check(
+            format!("POST {suffix} anonymous"),
+            anonymous.status,
+            anonymous.status == 401,
+        );
+    }
+    for suffix in ["", "/history"] {
+        let path = format!("/projects/{id}{suffix}");
+        for (user, role, _) in ACCOUNTS {
+            let reply = app.get(user, &path).await;
+            let expected = match (role.as_str(), INSIDE.contains(user)) {
+                ("admin", _) => 403,
+                (_, true) => 200,
+                (_, false) => 404,
+            };
+            check(
+                format!("GET {path} as {user}"),
+                reply.status,
+                reply.status == expected,
+            );
+        }
+    }
+    for (user, role, _) in ACCOUNTS {
+        let list = app.get(user, "/projects").await;
+        let expected = if role.as_str() == "admin" { 403 } else { 200 };
+        check(
+            format!("GET /projects as {user}"),
+            list.status,
+            list.status == expected,
+        );
+        if list.status == 200 {
+            let total = list.body["total"].as_u64().unwrap();
+            let expected_total = if INSIDE.contains(user) { 1 } else { 0 };
+            check(
+                format!("GET /projects total as {user}"),
+                total as u16,
+                total == expected_total,
+            );
+        }
+        let users = app.get(user, "/users").await;
+        let expected = if role.as_str() == "admin" { 200 } else { 403 };
+        check(
+            format!("GET /users as {user}"),
+            users.status,
+            users.status == expected,
+        );
+        let new_user = json!({"username": format!("new.{user}"), "password": "long-enough-pw", "role": "auditor", "jurisdictions": ["370300"]});
+        let created = app.post(user, "/users", &new_user).await;
+        let expected = if role.as_str() == "admin" { 201 } else { 403 };
+        check(
+            format!("POST /users as {user}"),
+            created.status,
+            created.status == expected,
+        );
+        let programmes = app.get(user, "/programmes").await;
+        check(
+            format!("GET /programmes as {user}"),
+            programmes.status,
+            programmes.status == 200,
+        );
+    }
+    // Registration last: it adds projects, which would change the list totals above.
+    for (user, _, _) in ACCOUNTS {
+        let register = app
+            .post(
+                user,
+                "/projects",
+                &json!({"name": "x", "programme_id": domain::fixtures::VILLAGES_2021,
+                "programme_version": 1, "jurisdiction": "370323", "registered_on": "2021-06-03"}),
+            )
+            .await;
+        let expected = if *user == "officer.yiyuan" { 201 } else { 403 };
+        check(
+            format!("POST /projects as {user}"),
+            register.status,
+            register.status == expected,
+        );
+    }
+    let disabled = app
+        .post("officer.yiyuan", "/users/auditor.jinan/disable", &json!({}))
+        .await;
+    check(
+        "disable as officer".into(),
+        disabled.status,
+        disabled.status == 403,
+    );
+    for path in ["/projects", "/programmes", "/users", "/auth/me"] {
+        let anonymous = app.send(app.client.get(app.url(path))).await;
+        check(
+            format!("GET {path} anonymous"),
+            anonymous.status,
+            anonymous.status == 401,
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{:?}: authorization matrix failures:\n{}",
+        app.backend,
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_holds_on_both_backends() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        matrix(&app).await;
+    }
+}

@@ -1,0 +1,12 @@
+//! The HTTP API end to end: the real server on port 0 against a fresh SQLite file and a fresh
+//! PostgreSQL database per test (`TEST_DATABASE_URL`, default
+//! `postgres://postgres:postgres@127.0.0.1:5432/postgres`), driven with reqwest.
+
+mod helpers;
+
+mod accounts;
+mod authorization;
+mod bad_input;
+mod concurrency;
+mod openapi;
+mod walk;
