@@ -469,7 +469,11 @@ pub fn derive(
     }
 
     for schedule in &programme.report_schedules {
-        report_slots(schedule, &facts, calendar, today, &mut out);
+        let form_title = programme
+            .form(&schedule.form)
+            .map(|f| f.title.clone())
+            .unwrap_or_else(|| schedule.form.clone());
+        report_slots(schedule, &form_title, &facts, calendar, today, &mut out);
     }
     out
 }
@@ -566,6 +570,7 @@ fn status_of(
 
 fn report_slots(
     schedule: &crate::programme::ReportSchedule,
+    form_title: &str,
     facts: &ProjectFacts,
     calendar: &WorkingCalendar,
     today: NaiveDate,
@@ -643,7 +648,7 @@ fn report_slots(
             name: schedule.name.clone(),
             source: DeadlineSource::Report,
             stage: schedule.from_stage.clone(),
-            requires: format!("填报“{}”表", schedule.form),
+            requires: format!("{}：填报并报送《{form_title}》", schedule.name),
             nominal_due: nominal,
             due_on: Some(due),
             met_on,
