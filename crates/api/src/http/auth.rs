@@ -91,7 +91,9 @@ impl User {
 /// Why an account could not be created or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("the user name must be 3–64 characters of letters, digits, '.', '-' or '_', got '{0}'")]
+    #[error(
+        "the user name must be 3–64 characters of letters, digits, '.', '-' or '_', got '{0}'"
+    )]
     BadUsername(String),
     #[error("the password must be at least 8 characters")]
     WeakPassword,
@@ -135,7 +137,11 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
 
 fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -326,7 +332,8 @@ impl Accounts {
         let token = random_token();
         let csrf_token = (kind == SessionKind::Cookie).then(random_token);
         let now = Utc::now();
-        let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
+        let expires_at =
+            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
         db_execute!(
             &self.db,
             "INSERT INTO http_sessions (token_hash, username, kind, csrf_token, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -379,11 +386,14 @@ impl Accounts {
     }
 }
 
+/// A log-in attempt's identity for rate limiting: the user name and the client address.
+type LimiterKey = (String, Option<IpAddr>);
+
 /// Counts failed log-ins per (user name, client address) in a sliding minute. In memory: a
 /// restart forgets the counts, and several server processes would each allow the limit.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, Option<IpAddr>), Vec<Instant>>>,
+    failures: Mutex<HashMap<LimiterKey, Vec<Instant>>>,
 }
 
 impl LoginLimiter {
@@ -459,11 +469,10 @@ impl FromRequest for Principal {
                 Some(t) => (t, false),
                 None => match req.cookie(SESSION_COOKIE) {
                     Some(c) => (c.value().to_string(), true),
-                    None => {
-                        return Err(ApiError::Unauthorized(
-                            "log in first: send 'Authorization: Bearer <token>' from POST /auth/login".into(),
-                        ))
-                    }
+                    None => return Err(ApiError::Unauthorized(
+                        "log in first: send 'Authorization: Bearer <token>' from POST /auth/login"
+                            .into(),
+                    )),
                 },
             };
             let Some((user, kind, csrf)) = state.accounts.session(&token).await? else {
@@ -472,14 +481,14 @@ impl FromRequest for Principal {
                 ));
             };
             if from_cookie && kind != SessionKind::Cookie {
-                return Err(ApiError::Unauthorized("this token is not a cookie session".into()));
+                return Err(ApiError::Unauthorized(
+                    "this token is not a cookie session".into(),
+                ));
             }
-            let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            let unsafe_method =
+                !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             if from_cookie && unsafe_method {
-                let sent = req
-                    .headers()
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok());
+                let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
                 if sent.is_none() || sent != csrf.as_deref() {
                     tracing::warn!(user = %user.username, "refused: missing or wrong CSRF token");
                     return Err(ApiError::Forbidden(format!(

@@ -39,7 +39,10 @@ pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
             .iter()
             .map(|c| JurisdictionCode::parse(c))
             .collect::<Result<Vec<_>, _>>()?;
-        match accounts.create_user(name, DEMO_PASSWORD, *role, &codes).await {
+        match accounts
+            .create_user(name, DEMO_PASSWORD, *role, &codes)
+            .await
+        {
             Ok(_) | Err(AccountError::Exists(_)) => done.accounts_created.push(name.to_string()),
             Err(e) => return Err(e.into()),
         }
@@ -59,12 +62,17 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     let app = super::Application::build(engine, &http)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    let host = listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let host = listen
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1");
     let url = format!("http://{host}:{}", app.port());
     if let Some(report) = &boot.demo_report {
         println!("{}", report.lines().last().unwrap_or_default());
     }
-    println!("subsidy API listening on {url}  (Swagger UI: {url}/swagger-ui/, spec: {url}/openapi.json)");
+    println!(
+        "subsidy API listening on {url}  (Swagger UI: {url}/swagger-ui/, spec: {url}/openapi.json)"
+    );
     if !boot.accounts_created.is_empty() {
         println!("demo accounts (password '{DEMO_PASSWORD}' — demo data only, change it before real use):");
         for (name, role, grants) in DEMO_ACCOUNTS {
@@ -88,15 +96,20 @@ pub async fn users(engine: &Engine, command: crate::cli::UsersCommand) -> anyhow
             password,
         } => {
             let role = Role::parse(&role).ok_or_else(|| {
-                anyhow::anyhow!("unknown role '{role}'; roles are officer, supervisor, auditor, admin")
+                anyhow::anyhow!(
+                    "unknown role '{role}'; roles are officer, supervisor, auditor, admin"
+                )
             })?;
             let codes = jurisdictions
                 .iter()
                 .map(|c| JurisdictionCode::parse(c))
                 .collect::<Result<Vec<_>, _>>()?;
             let generated = password.is_none();
-            let password = password.unwrap_or_else(|| super::auth::random_token()[..20].to_string());
-            let user = accounts.create_user(&username, &password, role, &codes).await?;
+            let password =
+                password.unwrap_or_else(|| super::auth::random_token()[..20].to_string());
+            let user = accounts
+                .create_user(&username, &password, role, &codes)
+                .await?;
             println!(
                 "created {} ({}, {})",
                 user.username,
@@ -136,6 +149,10 @@ fn grants_text(codes: &[JurisdictionCode]) -> String {
     if codes.is_empty() {
         "-".to_string()
     } else {
-        codes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+        codes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }

@@ -93,8 +93,9 @@ impl From<ExecuteError<ProjectError>> for ApiError {
             ExecuteError::Rejected(e) => ApiError::Refused(e),
             ExecuteError::Conflict => ApiError::Conflict {
                 code: "concurrency.conflict",
-                detail: "someone else changed this project at the same time; reload it and try again"
-                    .to_string(),
+                detail:
+                    "someone else changed this project at the same time; reload it and try again"
+                        .to_string(),
             },
             ExecuteError::StaleVersion { expected, actual } => ApiError::Stale { expected, actual },
             ExecuteError::Store(e) => e.into(),

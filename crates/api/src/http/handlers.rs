@@ -60,7 +60,11 @@ pub async fn login(
         tracing::warn!(username = %body.username, ?ip, "log-in rate limit reached");
         return Err(ApiError::TooManyRequests { retry_after });
     }
-    let Some(user) = state.accounts.check_password(&body.username, &body.password).await? else {
+    let Some(user) = state
+        .accounts
+        .check_password(&body.username, &body.password)
+        .await?
+    else {
         state.limiter.record_failure(&body.username, ip);
         tracing::warn!(username = %body.username, ?ip, "log-in failed");
         return Err(ApiError::Unauthorized(
@@ -251,7 +255,10 @@ pub async fn list_projects(
     principal: Principal,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
-    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read projects")?;
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read projects",
+    )?;
     let query = query.into_inner();
     let bad = |detail: String| ApiError::BadRequest {
         code: "request.bad_query",
@@ -300,7 +307,12 @@ pub async fn list_projects(
             JurisdictionCode::parse(&s.jurisdiction)
                 .is_ok_and(|j| user.covers(&j) && scope.as_ref().is_none_or(|sc| sc.covers(&j)))
         })
-        .filter(|s| query.programme.as_ref().is_none_or(|p| &s.programme_id == p))
+        .filter(|s| {
+            query
+                .programme
+                .as_ref()
+                .is_none_or(|p| &s.programme_id == p)
+        })
         .filter(|s| stage.is_none_or(|st| s.stage == st))
         .filter(|s| {
             needle.as_ref().is_none_or(|n| {
@@ -339,7 +351,13 @@ async fn load_in_scope(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<(SubsidyProject, usize)> {
     let (project, version) = match as_of {
-        Some(at) => state.engine.store.load_as_of::<SubsidyProject>(id, at).await?,
+        Some(at) => {
+            state
+                .engine
+                .store
+                .load_as_of::<SubsidyProject>(id, at)
+                .await?
+        }
         None => state.engine.load(id).await?,
     };
     let not_found = || ApiError::NotFound(format!("no project '{id}'"));
@@ -367,7 +385,10 @@ pub async fn show_project(
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse> {
-    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read projects")?;
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read projects",
+    )?;
     let (project, version) = load_in_scope(&state, &principal, &path, query.as_of).await?;
     let mut body = serde_json::to_value(&project)
         .map_err(|e| ApiError::Internal(format!("serialising a project: {e}")))?;
@@ -388,7 +409,10 @@ pub async fn project_history(
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse> {
-    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], "read histories")?;
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read histories",
+    )?;
     let (_, version) = load_in_scope(&state, &principal, &path, None).await?;
     let mut events = state
         .engine
@@ -438,7 +462,9 @@ fn if_match(req: &HttpRequest) -> Result<Option<usize>> {
         .map(Some)
         .map_err(|_| ApiError::BadRequest {
             code: "request.bad_if_match",
-            detail: format!("If-Match must be a project version in quotes, like \"7\"; got {text:?}"),
+            detail: format!(
+                "If-Match must be a project version in quotes, like \"7\"; got {text:?}"
+            ),
         })
 }
 
@@ -537,7 +563,15 @@ async fn run_command(
         hex::encode(Sha256::digest(canonical.as_bytes()))
     };
     if let Some(key) = &key {
-        match idempotency::claim(&state.db, &principal.user.username, &route, key, &request_hash).await? {
+        match idempotency::claim(
+            &state.db,
+            &principal.user.username,
+            &route,
+            key,
+            &request_hash,
+        )
+        .await?
+        {
             Claim::Claimed => {}
             Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
         }
@@ -652,27 +686,132 @@ macro_rules! command_endpoint {
     };
 }
 
-command_endpoint!(submit_plan, "/projects/{id}/plan", SubmitPlanBody, "Submit the plan (officer).");
-command_endpoint!(review_plan, "/projects/{id}/review", ReviewPlanBody, "Approve or return the plan (supervisor).");
-command_endpoint!(designate_entity, "/projects/{id}/construction-entity", DesignateEntityBody, "Designate the construction entity (officer).");
-command_endpoint!(publish_notice, "/projects/{id}/notice", PublishNoticeBody, "Publish the public notice (officer).");
-command_endpoint!(raise_objection, "/projects/{id}/objections", RaiseObjectionBody, "Record an objection (officer).");
-command_endpoint!(close_notice, "/projects/{id}/notice/close", CloseNoticeBody, "Close the public notice (officer).");
-command_endpoint!(submit_report, "/projects/{id}/reports", ProgressReportBody, "Submit a progress report (officer).");
-command_endpoint!(request_acceptance, "/projects/{id}/acceptance/request", RequestAcceptanceBody, "Request acceptance (officer).");
-command_endpoint!(record_inspection, "/projects/{id}/acceptance/inspection", InspectionBody, "Record the acceptance inspection (supervisor).");
-command_endpoint!(evaluate, "/projects/{id}/evaluation", EvaluationBody, "Record the performance evaluation (supervisor).");
-command_endpoint!(approve_funds, "/projects/{id}/funds/approvals", ApproveFundsBody, "Approve funds from one source (supervisor).");
-command_endpoint!(disburse_tranche, "/projects/{id}/funds/tranches", TrancheBody, "Pay a tranche (officer).");
-command_endpoint!(settle_funds, "/projects/{id}/funds/settlements", SettleFundsBody, "Settle one source after acceptance (officer).");
-command_endpoint!(order_clawback, "/projects/{id}/clawbacks", ClawbackBody, "Order a clawback (supervisor).");
-command_endpoint!(settle_clawback, "/projects/{id}/clawbacks/settlements", SettleClawbackBody, "Record recovered clawback money (officer).");
-command_endpoint!(suspend, "/projects/{id}/suspension", SuspendBody, "Suspend the project (supervisor).");
-command_endpoint!(resume, "/projects/{id}/resumption", ResumeBody, "Resume the project (supervisor).");
-command_endpoint!(terminate, "/projects/{id}/termination", TerminateBody, "Terminate the project (supervisor).");
-command_endpoint!(close_project, "/projects/{id}/closure", CloseProjectBody, "Close the project (supervisor).");
-command_endpoint!(assign_official, "/projects/{id}/officials", AssignOfficialBody, "Name a responsible official (officer).");
-command_endpoint!(extend_deadline, "/projects/{id}/deadline-extensions", ExtendDeadlineBody, "Extend a deadline (supervisor).");
+command_endpoint!(
+    submit_plan,
+    "/projects/{id}/plan",
+    SubmitPlanBody,
+    "Submit the plan (officer)."
+);
+command_endpoint!(
+    review_plan,
+    "/projects/{id}/review",
+    ReviewPlanBody,
+    "Approve or return the plan (supervisor)."
+);
+command_endpoint!(
+    designate_entity,
+    "/projects/{id}/construction-entity",
+    DesignateEntityBody,
+    "Designate the construction entity (officer)."
+);
+command_endpoint!(
+    publish_notice,
+    "/projects/{id}/notice",
+    PublishNoticeBody,
+    "Publish the public notice (officer)."
+);
+command_endpoint!(
+    raise_objection,
+    "/projects/{id}/objections",
+    RaiseObjectionBody,
+    "Record an objection (officer)."
+);
+command_endpoint!(
+    close_notice,
+    "/projects/{id}/notice/close",
+    CloseNoticeBody,
+    "Close the public notice (officer)."
+);
+command_endpoint!(
+    submit_report,
+    "/projects/{id}/reports",
+    ProgressReportBody,
+    "Submit a progress report (officer)."
+);
+command_endpoint!(
+    request_acceptance,
+    "/projects/{id}/acceptance/request",
+    RequestAcceptanceBody,
+    "Request acceptance (officer)."
+);
+command_endpoint!(
+    record_inspection,
+    "/projects/{id}/acceptance/inspection",
+    InspectionBody,
+    "Record the acceptance inspection (supervisor)."
+);
+command_endpoint!(
+    evaluate,
+    "/projects/{id}/evaluation",
+    EvaluationBody,
+    "Record the performance evaluation (supervisor)."
+);
+command_endpoint!(
+    approve_funds,
+    "/projects/{id}/funds/approvals",
+    ApproveFundsBody,
+    "Approve funds from one source (supervisor)."
+);
+command_endpoint!(
+    disburse_tranche,
+    "/projects/{id}/funds/tranches",
+    TrancheBody,
+    "Pay a tranche (officer)."
+);
+command_endpoint!(
+    settle_funds,
+    "/projects/{id}/funds/settlements",
+    SettleFundsBody,
+    "Settle one source after acceptance (officer)."
+);
+command_endpoint!(
+    order_clawback,
+    "/projects/{id}/clawbacks",
+    ClawbackBody,
+    "Order a clawback (supervisor)."
+);
+command_endpoint!(
+    settle_clawback,
+    "/projects/{id}/clawbacks/settlements",
+    SettleClawbackBody,
+    "Record recovered clawback money (officer)."
+);
+command_endpoint!(
+    suspend,
+    "/projects/{id}/suspension",
+    SuspendBody,
+    "Suspend the project (supervisor)."
+);
+command_endpoint!(
+    resume,
+    "/projects/{id}/resumption",
+    ResumeBody,
+    "Resume the project (supervisor)."
+);
+command_endpoint!(
+    terminate,
+    "/projects/{id}/termination",
+    TerminateBody,
+    "Terminate the project (supervisor)."
+);
+command_endpoint!(
+    close_project,
+    "/projects/{id}/closure",
+    CloseProjectBody,
+    "Close the project (supervisor)."
+);
+command_endpoint!(
+    assign_official,
+    "/projects/{id}/officials",
+    AssignOfficialBody,
+    "Name a responsible official (officer)."
+);
+command_endpoint!(
+    extend_deadline,
+    "/projects/{id}/deadline-extensions",
+    ExtendDeadlineBody,
+    "Extend a deadline (supervisor)."
+);
 
 /// Resolve an objection (officer).
 #[utoipa::path(post, path = "/projects/{id}/objections/{objection_id}/resolution", tag = "commands", security(("bearer" = [])),

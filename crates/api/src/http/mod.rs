@@ -92,7 +92,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/projects/{id}/construction-entity"),
     ("post", "/projects/{id}/notice"),
     ("post", "/projects/{id}/objections"),
-    ("post", "/projects/{id}/objections/{objection_id}/resolution"),
+    (
+        "post",
+        "/projects/{id}/objections/{objection_id}/resolution",
+    ),
     ("post", "/projects/{id}/notice/close"),
     ("post", "/projects/{id}/reports"),
     ("post", "/projects/{id}/acceptance/request"),
@@ -123,43 +126,81 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/users", web::post().to(h::create_user))
         .route("/users/{username}/disable", web::post().to(h::disable_user))
         .route("/programmes", web::get().to(h::list_programmes))
-        .route("/programmes/{id}/versions/{version}", web::get().to(h::show_programme))
+        .route(
+            "/programmes/{id}/versions/{version}",
+            web::get().to(h::show_programme),
+        )
         .route("/projects", web::get().to(h::list_projects))
         .route("/projects", web::post().to(h::register_project))
         .route("/projects/{id}", web::get().to(h::show_project))
         .route("/projects/{id}/history", web::get().to(h::project_history))
         .route("/projects/{id}/plan", web::post().to(h::submit_plan))
         .route("/projects/{id}/review", web::post().to(h::review_plan))
-        .route("/projects/{id}/construction-entity", web::post().to(h::designate_entity))
+        .route(
+            "/projects/{id}/construction-entity",
+            web::post().to(h::designate_entity),
+        )
         .route("/projects/{id}/notice", web::post().to(h::publish_notice))
-        .route("/projects/{id}/objections", web::post().to(h::raise_objection))
+        .route(
+            "/projects/{id}/objections",
+            web::post().to(h::raise_objection),
+        )
         .route(
             "/projects/{id}/objections/{objection_id}/resolution",
             web::post().to(h::resolve_objection),
         )
-        .route("/projects/{id}/notice/close", web::post().to(h::close_notice))
+        .route(
+            "/projects/{id}/notice/close",
+            web::post().to(h::close_notice),
+        )
         .route("/projects/{id}/reports", web::post().to(h::submit_report))
-        .route("/projects/{id}/acceptance/request", web::post().to(h::request_acceptance))
-        .route("/projects/{id}/acceptance/inspection", web::post().to(h::record_inspection))
+        .route(
+            "/projects/{id}/acceptance/request",
+            web::post().to(h::request_acceptance),
+        )
+        .route(
+            "/projects/{id}/acceptance/inspection",
+            web::post().to(h::record_inspection),
+        )
         .route("/projects/{id}/evaluation", web::post().to(h::evaluate))
-        .route("/projects/{id}/funds/approvals", web::post().to(h::approve_funds))
-        .route("/projects/{id}/funds/tranches", web::post().to(h::disburse_tranche))
-        .route("/projects/{id}/funds/settlements", web::post().to(h::settle_funds))
-        .route("/projects/{id}/clawbacks", web::post().to(h::order_clawback))
-        .route("/projects/{id}/clawbacks/settlements", web::post().to(h::settle_clawback))
+        .route(
+            "/projects/{id}/funds/approvals",
+            web::post().to(h::approve_funds),
+        )
+        .route(
+            "/projects/{id}/funds/tranches",
+            web::post().to(h::disburse_tranche),
+        )
+        .route(
+            "/projects/{id}/funds/settlements",
+            web::post().to(h::settle_funds),
+        )
+        .route(
+            "/projects/{id}/clawbacks",
+            web::post().to(h::order_clawback),
+        )
+        .route(
+            "/projects/{id}/clawbacks/settlements",
+            web::post().to(h::settle_clawback),
+        )
         .route("/projects/{id}/suspension", web::post().to(h::suspend))
         .route("/projects/{id}/resumption", web::post().to(h::resume))
         .route("/projects/{id}/termination", web::post().to(h::terminate))
         .route("/projects/{id}/closure", web::post().to(h::close_project))
-        .route("/projects/{id}/officials", web::post().to(h::assign_official))
-        .route("/projects/{id}/deadline-extensions", web::post().to(h::extend_deadline));
+        .route(
+            "/projects/{id}/officials",
+            web::post().to(h::assign_official),
+        )
+        .route(
+            "/projects/{id}/deadline-extensions",
+            web::post().to(h::extend_deadline),
+        );
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            ApiError::PayloadTooLarge { limit: *limit }
-        }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit: *limit },
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
         JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::BadRequest {
             code: "request.invalid_body",
@@ -174,7 +215,11 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             detail: format!("the request body could not be read: {other}"),
         },
     };
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -182,12 +227,20 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
         code: "request.bad_query",
         detail: format!("the query string is not understood: {err}"),
     };
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     let api = ApiError::NotFound(format!("no such resource: {err}"));
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }
 
 async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
@@ -198,7 +251,11 @@ async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
     let mut problem = api.problem();
     problem.status = 404;
     problem.title = "Not found".into();
-    problem.detail = format!("there is no endpoint {} {}; see /openapi.json", req.method(), req.path());
+    problem.detail = format!(
+        "there is no endpoint {} {}; see /openapi.json",
+        req.method(),
+        req.path()
+    );
     actix_web::HttpResponse::NotFound()
         .content_type("application/problem+json")
         .json(problem)

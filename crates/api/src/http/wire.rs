@@ -3,7 +3,9 @@
 //! can stay stable while the domain evolves, and stored events are never exposed as they are.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::commands::{ChecklistResult, ClawbackLine, IndicatorScore, ObjectionOutcome, ReviewDecision};
+use domain::commands::{
+    ChecklistResult, ClawbackLine, IndicatorScore, ObjectionOutcome, ReviewDecision,
+};
 use domain::{ConstructionEntity, DocumentRef, Fen, JurisdictionCode, Official, ProjectCommand};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
