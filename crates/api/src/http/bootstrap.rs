@@ -55,6 +55,8 @@ pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
 pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::Result<()> {
     let engine = Engine::open(settings).await?;
     let boot = first_start(&engine).await?;
+    // Deadline reminders (crates/api/src/reminders), configured by SUBSIDY_SMTP_* and friends.
+    let reminders = crate::reminders::start_with_server(engine.clone())?;
     let http = super::HttpSettings {
         listen: listen.to_string(),
         ..Default::default()
@@ -80,6 +82,9 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
         }
     }
     app.run_until_stopped().await?;
+    if let Some(reminders) = reminders {
+        reminders.abort();
+    }
     println!("server stopped");
     Ok(())
 }

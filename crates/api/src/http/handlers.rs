@@ -236,8 +236,8 @@ pub struct ListQuery {
     pub programme: Option<String>,
     /// A stage id (`registered`, `notice`, `construction`…).
     pub stage: Option<String>,
-    /// Only projects with a missed deadline. Pending: answers 501 until the deadlines
-    /// projection exists.
+    /// `true`: only projects with a missed deadline today (Asia/Shanghai); `false`: only those
+    /// without.
     pub overdue: Option<bool>,
     /// Text search in the name and id (case-insensitive).
     pub q: Option<String>,
@@ -282,13 +282,31 @@ pub async fn list_projects(
             })
         })
         .transpose()?;
-    if query.overdue.is_some() {
-        return Err(ApiError::NotImplemented {
-            code: "filter.overdue_pending",
-            detail: "the overdue filter needs the deadlines projection, which is not built yet"
-                .into(),
-        });
-    }
+    // Projects with at least one missed deadline today (Asia/Shanghai civil date), from the
+    // deadlines projection.
+    let overdue_ids: Option<std::collections::BTreeSet<String>> = match query.overdue {
+        None => None,
+        Some(_) => {
+            let view = projections::deadlines::DeadlinesView::load(&state.engine.store).await?;
+            let today = Utc::now()
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .date_naive();
+            let listing = view.deadlines(
+                state.engine.programmes(),
+                state.engine.services.calendar,
+                today,
+                &projections::deadlines::DeadlineQuery::default(),
+            );
+            Some(
+                listing
+                    .deadlines
+                    .into_iter()
+                    .filter(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue)
+                    .map(|d| d.project_id)
+                    .collect(),
+            )
+        }
+    };
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
@@ -314,6 +332,10 @@ pub async fn list_projects(
                 .is_none_or(|p| &s.programme_id == p)
         })
         .filter(|s| stage.is_none_or(|st| s.stage == st))
+        .filter(|s| match (&overdue_ids, query.overdue) {
+            (Some(ids), Some(wanted)) => ids.contains(&s.id) == wanted,
+            _ => true,
+        })
         .filter(|s| {
             needle.as_ref().is_none_or(|n| {
                 s.name.to_lowercase().contains(n) || s.id.to_lowercase().contains(n)
