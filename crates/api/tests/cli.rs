@@ -1,0 +1,186 @@
+//! The `subsidy` binary as a newcomer uses it: a fresh data directory, the demo, listing,
+//! showing and histories, on the embedded SQLite file and on PostgreSQL; bad input gets one
+//! clear line and a non-zero exit, never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tests::{Kind, TestDb};
+
+fn subsidy(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_subsidy"));
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(url) = database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd.env_remove("SUBSIDY_DATABASE_URL")
+        .env_remove("SUBSIDY_DATA_DIR")
+        .args(args)
+        .output()
+        .expect("run the subsidy binary")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "failed: {}\n{}", stderr(&o), stdout(&o));
+    stdout(&o)
+}
+
+async fn newcomer_walkthrough(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let dir = db.dir.path().join("data");
+    let url = (kind == Kind::Postgres).then_some(db.url.as_str());
+
+    let out = ok(subsidy(&dir, url, &["demo"]));
+    assert!(out.contains("loaded 40 demo projects"), "{out}");
+
+    let list = ok(subsidy(&dir, url, &["projects", "list", "--json"]));
+    let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 40);
+    let table = ok(subsidy(
+        &dir,
+        url,
+        &["projects", "list", "--stage", "notice"],
+    ));
+    assert!(
+        table.contains("项目公示") && table.contains("3 project(s)"),
+        "{table}"
+    );
+    let weihai = ok(subsidy(
+        &dir,
+        url,
+        &["projects", "list", "--jurisdiction", "371000", "--json"],
+    ));
+    let weihai: serde_json::Value = serde_json::from_str(&weihai).unwrap();
+    assert!(weihai
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["jurisdiction"] == "371000"));
+    assert!(!weihai.as_array().unwrap().is_empty());
+
+    let history = ok(subsidy(&dir, url, &["projects", "history", "demo-2021-32"]));
+    assert!(history.contains("officer.yiyuan"), "{history}");
+    assert!(history.contains("ProjectClosed"), "{history}");
+    assert!(
+        history.contains("hash chain verified: 22 event(s)"),
+        "{history}"
+    );
+    let json = ok(subsidy(
+        &dir,
+        url,
+        &["projects", "history", "demo-2021-32", "--json"],
+    ));
+    let h: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(h["chain_violation"], serde_json::Value::Null);
+    let entries = h["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["prev_hash"], "0".repeat(64));
+    assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
+
+    let show = ok(subsidy(&dir, url, &["projects", "show", "demo-2021-38"]));
+    assert!(
+        show.contains("已终止") && show.contains("¥300,000.00"),
+        "{show}"
+    );
+
+    let missing = subsidy(&dir, url, &["projects", "show", "no-such-project"]);
+    assert!(!missing.status.success());
+    assert_eq!(
+        stderr(&missing).trim(),
+        "error: no project 'no-such-project'"
+    );
+}
+
+#[tokio::test]
+async fn newcomer_walkthrough_on_sqlite() {
+    newcomer_walkthrough(Kind::Sqlite).await
+}
+
+#[tokio::test]
+async fn newcomer_walkthrough_on_postgres() {
+    newcomer_walkthrough(Kind::Postgres).await
+}
+
+#[test]
+fn programmes_are_listed_shown_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = ok(subsidy(dir.path(), None, &["programmes", "list"]));
+    for id in [
+        "shandong-smart-lockers-2017",
+        "yiyuan-express-to-villages-2021",
+        "yiyuan-smart-lockers-2025",
+    ] {
+        assert!(list.contains(id), "{list}");
+    }
+    let show = ok(subsidy(
+        dir.path(),
+        None,
+        &["programmes", "show", "yiyuan-express-to-villages-2021"],
+    ));
+    assert!(show.contains("tc-area"), "{show}");
+
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../workflows/programmes/yiyuan-smart-lockers-2025.v1.json");
+    let out = ok(subsidy(
+        dir.path(),
+        None,
+        &["programmes", "validate", shipped.to_str().unwrap()],
+    ));
+    assert!(out.contains("yiyuan-smart-lockers-2025@v1"), "{out}");
+
+    let mut broken: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&shipped).unwrap()).unwrap();
+    broken["notice"]["min_working_days"] = serde_json::json!("five");
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&broken).unwrap()).unwrap();
+    let out = subsidy(
+        dir.path(),
+        None,
+        &["programmes", "validate", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("broken.json") && err.contains("/notice/min_working_days"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            vec!["projects", "list", "--jurisdiction", "12345"],
+            "six digits",
+        ),
+        (
+            vec!["projects", "list", "--stage", "building"],
+            "unknown stage 'building'",
+        ),
+        (vec!["programmes", "show", "nope"], "no programme 'nope'"),
+    ] {
+        let out = subsidy(dir.path(), None, &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = subsidy(dir.path(), Some("mysql://x"), &["migrate"]);
+    assert!(
+        stderr(&out).contains("unsupported database URL"),
+        "{}",
+        stderr(&out)
+    );
+}
