@@ -152,6 +152,7 @@ command_body!(
         #[schema(value_type = String, example = "province")]
         source: FundSource,
         #[schema(value_type = i64)]
+        #[serde(rename = "amount_fen")]
         amount: Fen,
         approved_on: NaiveDate,
     }
@@ -162,6 +163,7 @@ command_body!(
         #[schema(value_type = String, example = "province")]
         source: FundSource,
         #[schema(value_type = i64)]
+        #[serde(rename = "amount_fen")]
         amount: Fen,
         paid_on: NaiveDate,
     }
@@ -172,6 +174,7 @@ command_body!(
         #[schema(value_type = String, example = "province")]
         source: FundSource,
         #[schema(value_type = i64)]
+        #[serde(rename = "amount_fen")]
         amount: Fen,
         settled_on: NaiveDate,
     }
@@ -182,6 +185,7 @@ command_body!(
         #[schema(value_type = String, example = "province")]
         source: FundSource,
         #[schema(value_type = i64)]
+        #[serde(rename = "amount_fen")]
         amount: Fen,
         ordered_on: NaiveDate,
         reason: String,
@@ -193,6 +197,7 @@ command_body!(
         #[schema(value_type = String, example = "province")]
         source: FundSource,
         #[schema(value_type = i64)]
+        #[serde(rename = "amount_fen")]
         amount: Fen,
         settled_on: NaiveDate,
     }
@@ -306,11 +311,11 @@ pub struct ProjectListItem {
     pub stage_label: String,
     pub suspended: bool,
     pub registered_on: Option<NaiveDate>,
-    /// Fen.
+    #[serde(rename = "approved_fen")]
     pub approved: i64,
-    /// Fen.
+    #[serde(rename = "paid_fen")]
     pub paid: i64,
-    /// Fen.
+    #[serde(rename = "clawback_outstanding_fen")]
     pub clawback_outstanding: i64,
     pub version: i64,
     pub last_recorded_at: DateTime<Utc>,

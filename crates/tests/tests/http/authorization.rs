@@ -59,27 +59,27 @@ fn commands() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/funds/approvals",
-            json!({"source": "county", "amount": 100, "approved_on": d}),
+            json!({"source": "county", "amount_fen": 100, "approved_on": d}),
             SUPERVISOR,
         ),
         (
             "/funds/tranches",
-            json!({"source": "county", "amount": 100, "paid_on": d}),
+            json!({"source": "county", "amount_fen": 100, "paid_on": d}),
             OFFICER,
         ),
         (
             "/funds/settlements",
-            json!({"source": "county", "amount": 100, "settled_on": d}),
+            json!({"source": "county", "amount_fen": 100, "settled_on": d}),
             OFFICER,
         ),
         (
             "/clawbacks",
-            json!({"source": "county", "amount": 100, "ordered_on": d, "reason": "r"}),
+            json!({"source": "county", "amount_fen": 100, "ordered_on": d, "reason": "r"}),
             SUPERVISOR,
         ),
         (
             "/clawbacks/settlements",
-            json!({"source": "county", "amount": 100, "settled_on": d}),
+            json!({"source": "county", "amount_fen": 100, "settled_on": d}),
             OFFICER,
         ),
         (

@@ -112,7 +112,7 @@ async fn bad_input_is_a_problem_and_stores_nothing() {
             .post(
                 "officer.yiyuan",
                 &format!("/projects/{id}/funds/tranches"),
-                &json!({"source": "county", "amount": 100, "paid_on": "2021-06-20"}),
+                &json!({"source": "county", "amount_fen": 100, "paid_on": "2021-06-20"}),
             )
             .await;
         assert_eq!(reply.status, 422, "{}", reply.body);

@@ -95,7 +95,7 @@ async fn walk(app: &TestApp, programme_id: &str) {
         app.ok(
             supervisor,
             &p("/funds/approvals"),
-            json!({"source": s, "amount": amount, "approved_on": d.review}),
+            json!({"source": s, "amount_fen": amount, "approved_on": d.review}),
         )
         .await;
     }
@@ -123,7 +123,7 @@ async fn walk(app: &TestApp, programme_id: &str) {
         app.ok(
             officer,
             &p("/funds/tranches"),
-            json!({"source": s, "amount": amount * 6 / 10, "paid_on": d.tranche}),
+            json!({"source": s, "amount_fen": amount * 6 / 10, "paid_on": d.tranche}),
         )
         .await;
     }
@@ -166,7 +166,7 @@ async fn walk(app: &TestApp, programme_id: &str) {
         app.ok(
             officer,
             &p("/funds/settlements"),
-            json!({"source": s, "amount": amount - amount * 6 / 10, "settled_on": d.evaluation}),
+            json!({"source": s, "amount_fen": amount - amount * 6 / 10, "settled_on": d.evaluation}),
         )
         .await;
     }
