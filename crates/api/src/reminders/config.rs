@@ -71,3 +71,21 @@ impl MailArgs {
         }
     }
 }
+
+/// Parses [`MailArgs`] from the environment and defaults only (for `subsidy serve`).
+#[derive(Debug, clap::Parser)]
+struct FromEnv {
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+impl MailArgs {
+    /// The settings given by the `SUBSIDY_SMTP_*`, `SUBSIDY_MAIL_FROM` and `SUBSIDY_BASE_URL`
+    /// environment variables, with the defaults of the flags.
+    pub fn from_env() -> Result<MailArgs, super::ReminderError> {
+        use clap::Parser;
+        FromEnv::try_parse_from(["subsidy"])
+            .map(|f| f.mail)
+            .map_err(|e| super::ReminderError::Config(e.to_string()))
+    }
+}

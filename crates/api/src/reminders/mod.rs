@@ -331,3 +331,32 @@ pub fn spawn_in_server(
     let scheduler = Arc::new(Scheduler::new(engine, mail, Arc::new(store::SystemClock))?);
     Ok(tokio::spawn(scheduler.run(every, shutdown)))
 }
+
+/// The reminder scheduler of `subsidy serve`, configured from the environment: the
+/// `SUBSIDY_SMTP_*`, `SUBSIDY_MAIL_FROM` and `SUBSIDY_BASE_URL` variables of
+/// [`config::MailArgs`], `SUBSIDY_REMIND_EVERY_SECS` (tick interval, default 300) and
+/// `SUBSIDY_REMINDERS=off` to run the server without reminders. Returns `None` when turned
+/// off; abort the handle when the server stops.
+pub fn start_with_server(
+    engine: Engine,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ReminderError> {
+    if std::env::var("SUBSIDY_REMINDERS").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
+        return Ok(None);
+    }
+    let every = match std::env::var("SUBSIDY_REMIND_EVERY_SECS") {
+        Ok(v) => v.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+            ReminderError::Config(format!(
+                "SUBSIDY_REMIND_EVERY_SECS must be a positive number of seconds, not {v:?}"
+            ))
+        })?,
+        Err(_) => 300,
+    };
+    let mail = config::MailArgs::from_env()?;
+    spawn_in_server(
+        engine,
+        &mail,
+        std::time::Duration::from_secs(every),
+        std::future::pending(),
+    )
+    .map(Some)
+}
