@@ -103,7 +103,8 @@ pub fn decode_header(value: &str) -> String {
     for word in value.split_whitespace() {
         let lower = word.to_ascii_lowercase();
         let encoded = lower.starts_with("=?utf-8?b?") && word.ends_with("?=");
-        if !out.is_empty() && !(encoded && previous_encoded) {
+        let joined = encoded && previous_encoded;
+        if !out.is_empty() && !joined {
             out.push(' ');
         }
         if encoded {
