@@ -473,7 +473,16 @@ pub fn derive(
             .form(&schedule.form)
             .map(|f| f.title.clone())
             .unwrap_or_else(|| schedule.form.clone());
-        report_slots(schedule, &form_title, &facts, calendar, today, &mut out);
+        let last_year = schedule.through_year.unwrap_or(programme.year);
+        report_slots(
+            schedule,
+            &form_title,
+            &facts,
+            calendar,
+            today,
+            last_year,
+            &mut out,
+        );
     }
     out
 }
@@ -574,6 +583,7 @@ fn report_slots(
     facts: &ProjectFacts,
     calendar: &WorkingCalendar,
     today: NaiveDate,
+    last_year: i32,
     out: &mut Derived,
 ) {
     let Some(start) = facts.stage_entered(&schedule.from_stage) else {
@@ -582,7 +592,8 @@ fn report_slots(
     let end = facts.left_before(&schedule.until_stage);
     // Slot due dates after shift, in order, with their nominal dates.
     let mut slots: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    'years: for year in start.year()..=today.year().max(start.year()) + 1 {
+    let through = (today.year().max(start.year()) + 1).min(last_year);
+    'years: for year in start.year()..=through {
         for nominal in schedule.due_dates(year) {
             let due = match shift(schedule.shift, nominal, calendar) {
                 Ok(d) => d,

@@ -583,6 +583,26 @@ fn a_report_schedule_naming_an_unknown_form_is_refused() {
 }
 
 #[test]
+fn a_report_schedule_may_run_on_past_the_programme_year_but_not_end_before_it() {
+    let e = refused_at(|v| {
+        v["report_schedules"][0]
+            .as_object_mut()
+            .unwrap()
+            .insert("through_year".to_string(), json!(2016));
+    });
+    assert_eq!(e.pointer, "/report_schedules/0/through_year");
+    assert!(e.reason.contains("2017"), "{}", e.reason);
+    let p = parse_changed(|v| {
+        v["report_schedules"][0]
+            .as_object_mut()
+            .unwrap()
+            .insert("through_year".to_string(), json!(2018));
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.report_schedules[0].through_year, Some(2018));
+}
+
+#[test]
 fn duplicate_ids_are_refused_where_the_second_one_stands() {
     let e = refused_at(|v| set(v, "/acceptance/checklist/1/id", json!("work-plan")));
     assert_eq!(e.pointer, "/acceptance/checklist/1/id");

@@ -299,13 +299,30 @@ fn the_2025_programme_and_an_unpublished_year_is_reported_not_guessed() {
     assert_eq!(due(&set, "site-plan"), Some(d(2025, 4, 30)));
     // "10日前" in April 2025: Wednesday 9 April.
     assert_eq!(due(&set, "progress@2025-04-09"), Some(d(2025, 4, 9)));
-    // Late December 2026: the next report (9 January 2027) needs the unpublished 2027 notice.
+    // Reports are due in the programme year only: nothing is asked for in 2026.
+    let set = run(LOCKERS_2025, &ev, d(2026, 6, 20));
+    assert!(
+        set.deadlines
+            .iter()
+            .all(|x| !x.deadline.id.starts_with("progress@2026")),
+        "no report slots outside the programme year"
+    );
+    // An acceptance requested on Friday 18 December 2026 is inspected 10 working days later,
+    // in January 2027, which needs the unpublished 2027 notice.
+    ev.push(E::AcceptanceRequested {
+        requested_on: d(2026, 12, 18),
+    });
     let set = run(LOCKERS_2025, &ev, d(2026, 12, 20));
     let u = set
         .undecided
         .iter()
-        .find(|u| u.id == "progress@2027-01-09")
-        .expect("the 2027 slot is reported as undecided");
+        .find(|u| u.id == "acceptance-inspection")
+        .unwrap_or_else(|| {
+            panic!(
+                "the inspection deadline is reported as undecided: {:?}",
+                set.undecided
+            )
+        });
     assert!(
         u.reason.contains("calendar for 2027 not yet published"),
         "{}",

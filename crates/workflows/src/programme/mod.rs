@@ -250,6 +250,11 @@ pub struct ReportSchedule {
     /// Reports are due from entering `from_stage` until entering `until_stage` (exclusive).
     pub from_stage: String,
     pub until_stage: String,
+    /// The last calendar year with report slots. Without it, slots fall in the programme year
+    /// only: the seeds ask for reports "this year" (今年), and a project still open years later
+    /// is overdue on its stage deadlines, not on reports nobody asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through_year: Option<i32>,
 }
 
 /// One form: its Chinese title and the JSON Schema (draft 2020-12) its data must satisfy.

@@ -340,6 +340,12 @@ fn check_semantics(file: &str, p: &Programme) -> Result<CompiledForms, Definitio
                 ),
             ));
         }
+        if let Some(through) = r.through_year.filter(|y| *y < p.year) {
+            return Err(err(
+                format!("/report_schedules/{i}/through_year"),
+                format!("{through} is before the programme year {}", p.year),
+            ));
+        }
     }
 
     // Funding: one rule per source; a prerequisite is another listed source; no cycles.
