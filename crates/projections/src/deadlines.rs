@@ -330,8 +330,6 @@ pub struct DeadlinesView {
     position: i64,
 }
 
-const BATCH: i64 = 1000;
-
 impl DeadlinesView {
     pub async fn load(store: &Store) -> Result<Self, ProjectionError> {
         let mut view = Self::default();
@@ -341,26 +339,7 @@ impl DeadlinesView {
 
     /// Reads every event after the last one seen, in position order.
     pub async fn catch_up(&mut self, store: &Store) -> Result<(), ProjectionError> {
-        loop {
-            let batch = store.read_all(self.position, BATCH).await?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            for event in &batch {
-                self.apply(event)?;
-            }
-        }
-    }
-
-    /// Applies one stored event; events of other aggregate types are skipped.
-    pub fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
-        self.position = self.position.max(event.global_position);
-        if event.aggregate_type != SubsidyProject::TYPE {
-            return Ok(());
-        }
-        let decoded = decode(event)?;
-        self.apply_event(&event.aggregate_id, &decoded);
-        Ok(())
+        crate::catch_up(self, store).await
     }
 
     /// Applies one decoded event of project `id` (for building the view without a store).
@@ -431,6 +410,22 @@ impl DeadlinesView {
             key(a).cmp(&key(b))
         });
         out
+    }
+}
+
+impl crate::Projection for DeadlinesView {
+    fn position(&self) -> i64 {
+        self.position
+    }
+
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        self.position = self.position.max(event.global_position);
+        if event.aggregate_type != SubsidyProject::TYPE {
+            return Ok(());
+        }
+        let decoded = decode(event)?;
+        self.apply_event(&event.aggregate_id, &decoded);
+        Ok(())
     }
 }
 

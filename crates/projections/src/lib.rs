@@ -29,6 +29,33 @@ pub enum ProjectionError {
     },
 }
 
+/// A read model folded from the event log in position order.
+pub trait Projection {
+    /// The position of the last event applied.
+    fn position(&self) -> i64;
+    /// Applies one stored event (events of other aggregate types are skipped).
+    fn apply(&mut self, event: &store::StoredEvent) -> Result<(), ProjectionError>;
+}
+
+/// How many events a catch-up reads per query.
+const BATCH: i64 = 1000;
+
+/// Reads every event after the last one `view` has seen, in position order, and applies it.
+pub async fn catch_up<P: Projection>(
+    view: &mut P,
+    store: &store::Store,
+) -> Result<(), ProjectionError> {
+    loop {
+        let batch = store.read_all(view.position(), BATCH).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for event in &batch {
+            view.apply(event)?;
+        }
+    }
+}
+
 /// Decodes a stored project event's payload.
 pub fn decode(event: &store::StoredEvent) -> Result<domain::ProjectEvent, ProjectionError> {
     serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::UnreadableEvent {

@@ -36,8 +36,6 @@ pub struct ProjectsView {
     position: i64,
 }
 
-const BATCH: i64 = 1000;
-
 impl ProjectsView {
     /// Builds the view from the whole store.
     pub async fn load(store: &Store) -> Result<Self, ProjectionError> {
@@ -48,32 +46,7 @@ impl ProjectsView {
 
     /// Reads every event after the last one seen, in position order.
     pub async fn catch_up(&mut self, store: &Store) -> Result<(), ProjectionError> {
-        loop {
-            let batch = store.read_all(self.position, BATCH).await?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            for event in &batch {
-                self.apply(event)?;
-            }
-        }
-    }
-
-    /// Applies one stored event. Events of other aggregate types are skipped.
-    pub fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
-        self.position = self.position.max(event.global_position);
-        if event.aggregate_type != SubsidyProject::TYPE {
-            return Ok(());
-        }
-        let decoded = decode(event)?;
-        let entry = self
-            .projects
-            .entry(event.aggregate_id.clone())
-            .or_insert_with(|| (SubsidyProject::default(), 0, event.recorded_at));
-        entry.0.apply(decoded);
-        entry.1 = event.sequence;
-        entry.2 = event.recorded_at;
-        Ok(())
+        crate::catch_up(self, store).await
     }
 
     pub fn position(&self) -> i64 {
@@ -113,6 +86,28 @@ impl ProjectsView {
             ))
         });
         all
+    }
+}
+
+impl crate::Projection for ProjectsView {
+    fn position(&self) -> i64 {
+        self.position
+    }
+
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        self.position = self.position.max(event.global_position);
+        if event.aggregate_type != SubsidyProject::TYPE {
+            return Ok(());
+        }
+        let decoded = decode(event)?;
+        let entry = self
+            .projects
+            .entry(event.aggregate_id.clone())
+            .or_insert_with(|| (SubsidyProject::default(), 0, event.recorded_at));
+        entry.0.apply(decoded);
+        entry.1 = event.sequence;
+        entry.2 = event.recorded_at;
+        Ok(())
     }
 }
 
