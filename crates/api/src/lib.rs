@@ -5,8 +5,8 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
-pub mod reminders;
 pub mod http;
+pub mod reminders;
 pub mod table;
 
 pub use engine::{Engine, EngineError, Settings};

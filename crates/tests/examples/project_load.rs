@@ -35,9 +35,7 @@ async fn main() {
         for _ in 0..5 {
             db.store.load::<SubsidyProject>(ID).await.unwrap();
         }
-        let mut samples: Vec<Duration> = (0..50)
-            .map(|_| Duration::ZERO)
-            .collect();
+        let mut samples: Vec<Duration> = (0..50).map(|_| Duration::ZERO).collect();
         for s in samples.iter_mut() {
             let t = Instant::now();
             let (_, v) = db.store.load::<SubsidyProject>(ID).await.unwrap();
