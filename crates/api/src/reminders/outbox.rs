@@ -155,6 +155,10 @@ impl Outbox {
     }
 
     /// Inserts the reminder unless one with the same key exists; true when inserted.
+    ///
+    /// The conflict clause names no target on purpose: `message_id` is derived from the key and
+    /// is UNIQUE too, and PostgreSQL raises on a unique index that is not the named arbiter when a
+    /// concurrent scheduler inserted the same reminder first (seen with two schedulers at once).
     pub async fn enqueue(
         &self,
         r: &NewReminder,
@@ -167,7 +171,7 @@ impl Outbox {
              recipient_email, recipient_name, recipient_role, message_id, subject, message, reason, \
              created_at, status, attempts, next_attempt_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) \
-             ON CONFLICT (reminder_key) DO NOTHING",
+             ON CONFLICT DO NOTHING",
             &r.key,
             &r.project_id,
             &r.deadline_id,
