@@ -37,8 +37,12 @@ pg_up || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 # TEST_DATABASE_URL. (On a machine with trust auth this changes nothing that matters.)
 if ! psql "$TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1; then
   log "setting the postgres role's password for TCP connections"
-  $SUDO -u postgres psql -qc "ALTER USER postgres PASSWORD 'postgres'" 2>/dev/null \
-    || su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+  sql="ALTER USER postgres PASSWORD 'postgres'"
+  if [ "$(id -u)" -eq 0 ]; then
+    su postgres -c "psql -qc \"$sql\""
+  else
+    sudo -u postgres psql -qc "$sql"
+  fi
 fi
 psql "$TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null
 
