@@ -400,7 +400,7 @@ async fn load_in_scope(
 /// The project's current state (or as of a moment), with its version as ETag.
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path), AsOfQuery),
-    responses((status = 200, description = "the project state; ETag carries the version"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "the project state; ETag carries the version", body = ProjectView), (status = 404, body = Problem)))]
 pub async fn show_project(
     state: web::Data<AppState>,
     principal: Principal,
@@ -412,13 +412,9 @@ pub async fn show_project(
         "read projects",
     )?;
     let (project, version) = load_in_scope(&state, &principal, &path, query.as_of).await?;
-    let mut body = serde_json::to_value(&project)
-        .map_err(|e| ApiError::Internal(format!("serialising a project: {e}")))?;
-    body["id"] = path.as_str().into();
-    body["version"] = version.into();
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{version}\"")))
-        .json(body))
+        .json(ProjectView::new(&path, version, &project)))
 }
 
 /// Every event of the project with actor, time, evidence and hashes, and the chain verdict.

@@ -26,7 +26,8 @@ use super::wire::*;
         handlers::assign_official, handlers::extend_deadline,
     ),
     components(schemas(Problem, ProblemField, Role, User, Evidence, CommandResult, RecordedEvent,
-        LoginBody, LoginResult, CreateUserBody, ProjectPage, ProjectListItem, ProgrammeItem)),
+        LoginBody, LoginResult, CreateUserBody, ProjectPage, ProjectListItem, ProgrammeItem,
+        ProjectView)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

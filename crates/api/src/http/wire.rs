@@ -351,3 +351,240 @@ pub struct ProgrammeItem {
     pub title_en: String,
     pub year: i32,
 }
+
+/// A project's state as the API shows it: converted by hand from the aggregate, so that the
+/// aggregate can change without changing the wire, and every amount says it is in fen.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectView {
+    pub id: String,
+    /// The project's version (its last event's sequence); also the ETag.
+    pub version: usize,
+    pub name: String,
+    pub programme_id: String,
+    pub programme_version: u32,
+    pub jurisdiction: Option<String>,
+    pub description: String,
+    pub registered_on: Option<NaiveDate>,
+    /// Stage id, e.g. `construction`.
+    pub stage: String,
+    /// Chinese label of the stage, e.g. `建设实施`.
+    pub stage_label: String,
+    pub suspended: Option<DatedReason>,
+    pub terminated: Option<DatedReason>,
+    pub closed_on: Option<NaiveDate>,
+    /// The submitted plan form, as validated against the programme's schema.
+    #[schema(value_type = Option<Object>)]
+    pub plan: Option<serde_json::Value>,
+    pub plan_revision: u32,
+    pub last_review_reasons: Vec<String>,
+    pub construction_entity: Option<EntityView>,
+    pub notice: Option<NoticeView>,
+    pub reports: Vec<ReportView>,
+    pub acceptance_attempts: u32,
+    pub rectification: Vec<RectificationView>,
+    pub rectify_by: Option<NaiveDate>,
+    pub acceptance_passed_on: Option<NaiveDate>,
+    pub evaluation: Option<EvaluationView>,
+    pub funds: Vec<FundView>,
+    pub officials: Vec<OfficialView>,
+    /// Deadline id → extended due date.
+    pub deadline_extensions: std::collections::BTreeMap<String, NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DatedReason {
+    pub on: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntityView {
+    pub name: String,
+    pub credit_code: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NoticeView {
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub channel: String,
+    pub closed_on: Option<NaiveDate>,
+    pub objections: Vec<ObjectionView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObjectionView {
+    pub id: String,
+    pub raised_on: NaiveDate,
+    pub raised_by: String,
+    pub summary: String,
+    /// `dismissed` or `upheld`; absent while unresolved.
+    pub outcome: Option<String>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportView {
+    pub period: String,
+    pub reported_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RectificationView {
+    pub item_id: String,
+    pub text: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvaluationView {
+    pub evaluated_on: NaiveDate,
+    pub total: u32,
+    /// `excellent`, `good`, `fair` or `poor`.
+    pub grade: String,
+    /// 优 / 良 / 中 / 差.
+    pub grade_label: String,
+}
+
+/// Money of one funding source, all in fen.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FundView {
+    /// `province`, `city` or `county`.
+    pub source: String,
+    pub source_label: String,
+    pub approved_fen: i64,
+    pub paid_fen: i64,
+    pub tranches: u32,
+    pub settled: bool,
+    pub clawback_ordered_fen: i64,
+    pub clawback_recovered_fen: i64,
+    pub clawback_outstanding_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfficialView {
+    /// `official_in_charge` (分管领导) or `liaison` (联络员).
+    pub role: String,
+    pub role_label: String,
+    pub name: String,
+    pub post: String,
+    pub phone: Option<String>,
+    pub email: String,
+    pub language: String,
+}
+
+/// The snake_case name serde gives a unit enum variant (`FundSource::County` → `county`).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl ProjectView {
+    pub fn new(id: &str, version: usize, p: &domain::SubsidyProject) -> Self {
+        ProjectView {
+            id: id.to_string(),
+            version,
+            name: p.name.clone(),
+            programme_id: p.programme_id.clone(),
+            programme_version: p.programme_version,
+            jurisdiction: p.jurisdiction.as_ref().map(|j| j.to_string()),
+            description: p.description.clone(),
+            registered_on: p.registered_on,
+            stage: p.stage.id().to_string(),
+            stage_label: p.stage.label_zh().to_string(),
+            suspended: p.suspended.as_ref().map(|s| DatedReason {
+                on: s.since,
+                reason: s.reason.clone(),
+            }),
+            terminated: p.terminated.as_ref().map(|t| DatedReason {
+                on: t.on,
+                reason: t.reason.clone(),
+            }),
+            closed_on: p.closed_on,
+            plan: p.plan.clone(),
+            plan_revision: p.plan_revision,
+            last_review_reasons: p.last_review_reasons.clone(),
+            construction_entity: p.construction_entity.as_ref().map(|e| EntityView {
+                name: e.name.clone(),
+                credit_code: e.credit_code.clone(),
+                kind: e.kind.clone(),
+            }),
+            notice: p.notice.as_ref().map(|n| NoticeView {
+                starts_on: n.starts_on,
+                ends_on: n.ends_on,
+                channel: n.channel.clone(),
+                closed_on: n.closed_on,
+                objections: n
+                    .objections
+                    .iter()
+                    .map(|(id, o)| ObjectionView {
+                        id: id.clone(),
+                        raised_on: o.raised_on,
+                        raised_by: o.raised_by.clone(),
+                        summary: o.summary.clone(),
+                        outcome: o.resolution.as_ref().map(|(outcome, _)| wire_name(outcome)),
+                        resolution: o.resolution.as_ref().map(|(_, text)| text.clone()),
+                    })
+                    .collect(),
+            }),
+            reports: p
+                .reports
+                .iter()
+                .map(|r| ReportView {
+                    period: r.period.clone(),
+                    reported_on: r.reported_on,
+                })
+                .collect(),
+            acceptance_attempts: p.acceptance_attempts,
+            rectification: p
+                .rectification
+                .iter()
+                .map(|r| RectificationView {
+                    item_id: r.item_id.clone(),
+                    text: r.text.clone(),
+                    note: r.note.clone(),
+                })
+                .collect(),
+            rectify_by: p.rectify_by,
+            acceptance_passed_on: p.acceptance_passed_on,
+            evaluation: p.evaluation.as_ref().map(|e| EvaluationView {
+                evaluated_on: e.evaluated_on,
+                total: e.total,
+                grade: wire_name(&e.grade),
+                grade_label: e.grade.label_zh().to_string(),
+            }),
+            funds: p
+                .funds
+                .iter()
+                .map(|(source, l)| FundView {
+                    source: wire_name(source),
+                    source_label: source.label_zh().to_string(),
+                    approved_fen: l.approved.0,
+                    paid_fen: l.paid.0,
+                    tranches: l.tranches,
+                    settled: l.settled,
+                    clawback_ordered_fen: l.clawback_ordered.0,
+                    clawback_recovered_fen: l.clawback_recovered.0,
+                    clawback_outstanding_fen: l.clawback_outstanding().0,
+                })
+                .collect(),
+            officials: p
+                .officials
+                .iter()
+                .map(|(role, o)| OfficialView {
+                    role: wire_name(role),
+                    role_label: role.label_zh().to_string(),
+                    name: o.name.clone(),
+                    post: o.post.clone(),
+                    phone: o.phone.clone(),
+                    email: o.email.clone(),
+                    language: o.language.clone(),
+                })
+                .collect(),
+            deadline_extensions: p.deadline_extensions.clone(),
+        }
+    }
+}

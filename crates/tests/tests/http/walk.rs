@@ -179,6 +179,22 @@ async fn walk(app: &TestApp, programme_id: &str) {
     assert_eq!(shown.status, 200);
     assert_eq!(shown.body["stage"], "closed", "{}", shown.body);
     assert_eq!(shown.etag(), Some(format!("\"{version}\"")));
+    assert_eq!(shown.body["version"], version);
+    let funds = shown.body["funds"].as_array().unwrap();
+    assert_eq!(funds.len(), sources.len(), "{}", shown.body);
+    for f in funds {
+        // Every source was paid exactly what was approved: 60 % in a tranche, the rest at settlement.
+        assert_eq!(f["approved_fen"], amount, "{f}");
+        assert_eq!(f["paid_fen"], amount, "{f}");
+        assert_eq!(f["settled"], true, "{f}");
+        assert_eq!(f["clawback_outstanding_fen"], 0, "{f}");
+    }
+    assert_eq!(
+        shown.body["evaluation"]["grade_label"]
+            .as_str()
+            .map(|g| g.chars().count()),
+        Some(1)
+    );
     let history = app.get("auditor.zibo", &p("/history")).await;
     assert_eq!(history.status, 200);
     let entries = history.body["entries"].as_array().unwrap();
