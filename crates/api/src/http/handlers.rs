@@ -448,6 +448,68 @@ pub async fn project_history(
         .json(history))
 }
 
+/// `?at=` on the deadlines of a project.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesAtQuery {
+    /// The Asia/Shanghai civil date to evaluate the deadlines on (default: today there).
+    pub at: Option<chrono::NaiveDate>,
+}
+
+/// The project's deadlines on a day: due date, status, responsible officials and why; derived
+/// from its events and programme version on the official working-day calendar, never stored.
+#[utoipa::path(get, path = "/projects/{id}/deadlines", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path), DeadlinesAtQuery),
+    responses((status = 200, description = "the deadlines and those the calendar cannot decide yet"), (status = 404, body = Problem)))]
+pub async fn project_deadlines(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<DeadlinesAtQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read projects",
+    )?;
+    let (project, version) = load_in_scope(&state, &principal, &path, None).await?;
+    let programme = state
+        .engine
+        .programmes()
+        .get(&project.programme_id, project.programme_version)
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "programme {}@v{} of project {} is not loaded",
+                project.programme_id,
+                project.programme_version,
+                path.as_str()
+            ))
+        })?;
+    let stored = state
+        .engine
+        .store
+        .read_stream(SubsidyProject::TYPE, &path)
+        .await?;
+    let events = stored
+        .iter()
+        .map(projections::decode)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let today = query.at.unwrap_or_else(|| {
+        Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive()
+    });
+    let deadlines = projections::deadlines::deadlines_for(
+        &path,
+        &events,
+        &programme,
+        state.engine.services.calendar,
+        today,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(deadlines))
+}
+
 // ---------------------------------------------------------------------------------- commands
 
 /// Who may send a command: officers do the bureau's work, supervisors decide.

@@ -87,6 +87,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/projects"),
     ("get", "/projects/{id}"),
     ("get", "/projects/{id}/history"),
+    ("get", "/projects/{id}/deadlines"),
     ("post", "/projects/{id}/plan"),
     ("post", "/projects/{id}/review"),
     ("post", "/projects/{id}/construction-entity"),
@@ -134,6 +135,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects", web::post().to(h::register_project))
         .route("/projects/{id}", web::get().to(h::show_project))
         .route("/projects/{id}/history", web::get().to(h::project_history))
+        .route(
+            "/projects/{id}/deadlines",
+            web::get().to(h::project_deadlines),
+        )
         .route("/projects/{id}/plan", web::post().to(h::submit_plan))
         .route("/projects/{id}/review", web::post().to(h::review_plan))
         .route(

@@ -195,6 +195,29 @@ async fn walk(app: &TestApp, programme_id: &str) {
             .map(|g| g.chars().count()),
         Some(1)
     );
+    // On the closing day every deadline is settled: met (on time or late) or, if the closing
+    // made it moot, waived; nothing is left open.
+    let deadlines = app
+        .get(
+            "auditor.zibo",
+            &format!("{}?at={}", p("/deadlines"), d.close),
+        )
+        .await;
+    assert_eq!(deadlines.status, 200, "{}", deadlines.body);
+    let list = deadlines.body["deadlines"].as_array().unwrap();
+    assert!(
+        list.iter().any(|x| x["status"] == "met"),
+        "{}",
+        deadlines.body
+    );
+    for x in list {
+        let status = x["status"].as_str().unwrap();
+        assert!(
+            ["met", "met_late", "waived"].contains(&status),
+            "{programme_id}: {} is {status} after closing",
+            x["id"]
+        );
+    }
     let history = app.get("auditor.zibo", &p("/history")).await;
     assert_eq!(history.status, 200);
     let entries = history.body["entries"].as_array().unwrap();
