@@ -167,6 +167,43 @@ pub struct DerivedDeadline {
     pub responsible: Vec<OfficialRole>,
     /// How the due date was reached, in plain words, for the reminder and the dry run.
     pub explanation: String,
+    /// The same in Chinese, for Chinese e-mails and pages.
+    pub explanation_zh: String,
+}
+
+/// How a due date was reached, written in English and Chinese side by side.
+#[derive(Debug, Clone, Default)]
+struct Why {
+    en: String,
+    zh: String,
+}
+
+impl Why {
+    fn new(en: String, zh: String) -> Self {
+        Why { en, zh }
+    }
+
+    fn push(&mut self, en: String, zh: String) {
+        self.en.push_str(&en);
+        self.zh.push_str(&zh);
+    }
+}
+
+/// The Chinese name of an anchor event (see `programme::EVENT_ANCHORS`).
+fn anchor_zh(anchor: &str) -> &'static str {
+    match anchor {
+        "registered" => "项目登记",
+        "plan_approved" => "方案批复",
+        "notice_published" => "项目公示发布",
+        "notice_closed" => "公示结束",
+        "construction_started" => "开工建设",
+        "acceptance_requested" => "申请验收",
+        "acceptance_failed" => "验收未通过",
+        "acceptance_passed" => "验收通过",
+        "evaluated" => "绩效评价",
+        "clawback_ordered" => "责令追回",
+        _ => "相关事项",
+    }
 }
 
 /// A deadline whose due date the calendar cannot decide yet (its year's notice is not
@@ -355,7 +392,7 @@ struct Pending {
     shift: HolidayShift,
     responsible: Vec<OfficialRole>,
     anchor: Option<(&'static str, NaiveDate)>,
-    why: String,
+    why: Why,
 }
 
 /// All deadlines of one project under `programme`, as of `today` (see the module rules).
@@ -384,7 +421,7 @@ pub fn derive(
                 shift: rule.shift,
                 responsible: rule.responsible.clone(),
                 anchor: None,
-                why: format!("fixed date {date}"),
+                why: Why::new(format!("fixed date {date}"), format!("规定日期 {date}")),
             }),
             DueRule::After { event, days, unit } => {
                 let occurrences = facts.anchors.iter().filter(|(a, _)| a == event);
@@ -413,7 +450,18 @@ pub fn derive(
                             shift: rule.shift,
                             responsible: rule.responsible.clone(),
                             anchor: Some((anchor, *at)),
-                            why: format!("{days} {unit_word} days after {anchor} on {at}"),
+                            why: Why::new(
+                                format!("{days} {unit_word} days after {anchor} on {at}"),
+                                format!(
+                                    "{}（{at}）后 {days} 个{}",
+                                    anchor_zh(anchor),
+                                    if *unit == DayUnit::Working {
+                                        "工作日"
+                                    } else {
+                                        "自然日"
+                                    }
+                                ),
+                            ),
                         }),
                         Err(e) => out.undecided.push(Undecided {
                             id,
@@ -442,9 +490,15 @@ pub fn derive(
                 shift: HolidayShift::None,
                 responsible: vec![OfficialRole::Liaison],
                 anchor: Some(("notice_published", *starts_on)),
-                why: format!(
-                    "notice from {starts_on}: {} working days end on {min_end}, published end {ends_on}",
-                    programme.notice.min_working_days
+                why: Why::new(
+                    format!(
+                        "notice from {starts_on}: {} working days end on {min_end}, published end {ends_on}",
+                        programme.notice.min_working_days
+                    ),
+                    format!(
+                        "公示自 {starts_on} 起，{} 个工作日至 {min_end}，公告截止 {ends_on}",
+                        programme.notice.min_working_days
+                    ),
                 ),
             }),
             Err(e) => out.undecided.push(Undecided {
@@ -504,7 +558,10 @@ fn one_off(
     let mut why = p.why.clone();
     let mut due = shift(p.shift, p.nominal, calendar)?;
     if due != p.nominal {
-        why.push_str(&format!(", moved to working day {due}"));
+        why.push(
+            format!(", moved to working day {due}"),
+            format!("，遇节假日调整至工作日 {due}"),
+        );
     }
     let extension = facts
         .extensions
@@ -514,7 +571,10 @@ fn one_off(
     let skip = match extension {
         Some(e) => {
             due = e.until;
-            why.push_str(&format!(", extended to {}", e.until));
+            why.push(
+                format!(", extended to {}", e.until),
+                format!("，经批准延期至 {}", e.until),
+            );
             e.after_suspensions
         }
         None => 0,
@@ -529,10 +589,13 @@ fn one_off(
             Some(until) => {
                 let days = (until - s.from).num_days().max(0) as u64;
                 due = shift(p.shift, due + Days::new(days), calendar)?;
-                why.push_str(&format!(
-                    ", suspended {} to {until} ({days} days), now {due}",
-                    s.from
-                ));
+                why.push(
+                    format!(", suspended {} to {until} ({days} days), now {due}", s.from),
+                    format!(
+                        "，项目于 {} 至 {until} 暂停（{days} 天），顺延至 {due}",
+                        s.from
+                    ),
+                );
             }
             None => {
                 paused_since = Some(s.from);
@@ -541,7 +604,10 @@ fn one_off(
         }
     }
     let (due_on, status) = if let Some(since) = paused_since {
-        why.push_str(&format!(", paused: suspended since {since}"));
+        why.push(
+            format!(", paused: suspended since {since}"),
+            format!("，项目自 {since} 暂停，期限中止计算"),
+        );
         (None, DeadlineStatus::Paused)
     } else {
         (Some(due), status_of(due, met_on, facts.ended_on, today))
@@ -557,7 +623,8 @@ fn one_off(
         met_on,
         status,
         responsible: p.responsible.clone(),
-        explanation: why,
+        explanation: why.en,
+        explanation_zh: why.zh,
     })
 }
 
@@ -634,14 +701,23 @@ fn report_slots(
             .iter()
             .find(|s| due >= s.from && s.until.is_none_or(|u| due < u));
         let id = format!("{}@{nominal}", schedule.id);
-        let mut why = format!("periodic report due {nominal}");
+        let mut why = Why::new(
+            format!("periodic report due {nominal}"),
+            format!("定期报送，{nominal} 前"),
+        );
         if due != nominal {
-            why.push_str(&format!(", moved to working day {due}"));
+            why.push(
+                format!(", moved to working day {due}"),
+                format!("，遇节假日调整至工作日 {due}"),
+            );
         }
         let status = match (on_time, suspended) {
             (Some(_), _) => DeadlineStatus::Met,
             (None, Some(s)) => {
-                why.push_str(&format!(", waived: suspended since {}", s.from));
+                why.push(
+                    format!(", waived: suspended since {}", s.from),
+                    format!("，项目自 {} 暂停，本期免报", s.from),
+                );
                 DeadlineStatus::Waived
             }
             (None, None) => status_of(due, met_on, facts.ended_on, today),
@@ -649,7 +725,10 @@ fn report_slots(
         let extension = facts.extensions.iter().rev().find(|e| e.deadline_id == id);
         let (due, status) = match extension {
             Some(e) if status.is_open() => {
-                why.push_str(&format!(", extended to {}", e.until));
+                why.push(
+                    format!(", extended to {}", e.until),
+                    format!("，经批准延期至 {}", e.until),
+                );
                 (e.until, status_of(e.until, met_on, facts.ended_on, today))
             }
             _ => (due, status),
@@ -665,7 +744,8 @@ fn report_slots(
             met_on,
             status,
             responsible: schedule.responsible.clone(),
-            explanation: why,
+            explanation: why.en,
+            explanation_zh: why.zh,
         });
         previous = Some(due);
     }

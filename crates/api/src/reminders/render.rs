@@ -146,7 +146,7 @@ fn lines(r: &DueReminder, base_url: &str) -> (String, Vec<(&'static str, String)
                 ("事项", format!("{}（{}）", d.deadline.name, d.deadline.id)),
                 ("截止日期", date_zh(due)),
                 ("工作要求", d.deadline.requires.clone()),
-                ("期限依据", d.deadline.explanation.clone()),
+                ("期限依据", d.deadline.explanation_zh.clone()),
                 ("查看详情", url),
             ],
         )
@@ -220,7 +220,12 @@ pub fn ics(r: &DueReminder, domain: &str, base_url: &str, now: DateTime<Utc>) ->
             "DESCRIPTION:{}",
             ics_text(&format!(
                 "{}\n{}",
-                d.deadline.requires, d.deadline.explanation
+                d.deadline.requires,
+                if english(r) {
+                    &d.deadline.explanation
+                } else {
+                    &d.deadline.explanation_zh
+                }
             ))
         ),
         format!("URL:{}", link(base_url, &d.project_id)),

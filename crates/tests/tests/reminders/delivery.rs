@@ -135,6 +135,9 @@ async fn reminders_arrive_with_recipients_subject_body_and_ics(kind: Kind) {
         .1;
     assert!(text.contains("李示例科长：您好"), "{text}");
     assert!(text.contains("工作要求"), "{text}");
+    // The basis of the date is written in Chinese too, not in the English of the dry run.
+    assert!(text.contains("期限依据: 定期报送，2017-06-30 前"), "{text}");
+    assert!(!text.contains("periodic report"), "{text}");
     let ics = &p
         .iter()
         .find(|(t, _)| t.starts_with("text/calendar"))
