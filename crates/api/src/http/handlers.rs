@@ -288,9 +288,7 @@ pub async fn list_projects(
         None => None,
         Some(_) => {
             let view = projections::deadlines::DeadlinesView::load(&state.engine.store).await?;
-            let today = Utc::now()
-                .with_timezone(&chrono_tz::Asia::Shanghai)
-                .date_naive();
+            let today = crate::reminders::shanghai_today(Utc::now());
             let listing = view.deadlines(
                 state.engine.programmes(),
                 state.engine.services.calendar,
@@ -493,11 +491,9 @@ pub async fn project_deadlines(
         .iter()
         .map(projections::decode)
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let today = query.at.unwrap_or_else(|| {
-        Utc::now()
-            .with_timezone(&chrono_tz::Asia::Shanghai)
-            .date_naive()
-    });
+    let today = query
+        .at
+        .unwrap_or_else(|| crate::reminders::shanghai_today(Utc::now()));
     let deadlines = projections::deadlines::deadlines_for(
         &path,
         &events,
