@@ -415,6 +415,24 @@ pub async fn show_project(
         .json(ProjectView::new(&path, version, &project)))
 }
 
+/// The reads built on a project's stored events: the reader's role and scope are checked, then
+/// the current state, its version and the events as stored are returned.
+async fn read_events_in_scope(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    action: &str,
+) -> Result<(SubsidyProject, usize, Vec<store::StoredEvent>)> {
+    principal.require_role(&[Role::Officer, Role::Supervisor, Role::Auditor], action)?;
+    let (project, version) = load_in_scope(state, principal, id, None).await?;
+    let events = state
+        .engine
+        .store
+        .read_stream(SubsidyProject::TYPE, id)
+        .await?;
+    Ok((project, version, events))
+}
+
 /// Every event of the project with actor, time, evidence and hashes, and the chain verdict.
 #[utoipa::path(get, path = "/projects/{id}/history", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path), AsOfQuery),
@@ -425,16 +443,8 @@ pub async fn project_history(
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse> {
-    principal.require_role(
-        &[Role::Officer, Role::Supervisor, Role::Auditor],
-        "read histories",
-    )?;
-    let (_, version) = load_in_scope(&state, &principal, &path, None).await?;
-    let mut events = state
-        .engine
-        .store
-        .read_stream(SubsidyProject::TYPE, &path)
-        .await?;
+    let (_, version, mut events) =
+        read_events_in_scope(&state, &principal, &path, "read histories").await?;
     if let Some(at) = query.as_of {
         // The same rule as the store's load_as_of: stop at the first event recorded later.
         let keep = events.iter().take_while(|e| e.recorded_at <= at).count();
@@ -465,11 +475,8 @@ pub async fn project_deadlines(
     path: web::Path<String>,
     query: web::Query<DeadlinesAtQuery>,
 ) -> Result<HttpResponse> {
-    principal.require_role(
-        &[Role::Officer, Role::Supervisor, Role::Auditor],
-        "read projects",
-    )?;
-    let (project, version) = load_in_scope(&state, &principal, &path, None).await?;
+    let (project, version, stored) =
+        read_events_in_scope(&state, &principal, &path, "read projects").await?;
     let programme = state
         .engine
         .programmes()
@@ -482,11 +489,6 @@ pub async fn project_deadlines(
                 path.as_str()
             ))
         })?;
-    let stored = state
-        .engine
-        .store
-        .read_stream(SubsidyProject::TYPE, &path)
-        .await?;
     let events = stored
         .iter()
         .map(projections::decode)
