@@ -16,8 +16,8 @@ use crate::table::Table;
 
 /// Where to find how to update the working-day calendar, printed with calendar problems.
 const CALENDAR_HELP: &str = "the official working-day calendar ends with the last vendored State Council notice; \
-to add a year, vendor its file into crates/workflows/data/holidays/ as described in the README there, list the year in \
-EMBEDDED_YEAR_FILES (crates/workflows/src/calendar.rs) and rebuild";
+to add a year, vendor its file into workflows/data/holidays/ as described in the README there, list the year in \
+EMBEDDED_YEAR_FILES (workflows/src/calendar.rs) and rebuild";
 
 #[derive(Debug, Clone, Args)]
 pub struct DeadlinesArgs {

@@ -1,4 +1,4 @@
--- The reminder outbox (crates/api/src/reminders). A reminder is inserted here, with its fully
+-- The reminder outbox (api/src/reminders). A reminder is inserted here, with its fully
 -- rendered message, before anything is sent; `reminder_key` (project|deadline|due date|kind|
 -- recipient) is UNIQUE, so planning the same reminder twice inserts nothing the second time.
 -- Delivery claims a row with a lease (`claimed_by`, `lease_until`), so two schedulers never send
@@ -7,7 +7,7 @@
 -- chronologically, so that both backends compare them the same way.
 CREATE TABLE reminder_outbox
 (
-    id              integer PRIMARY KEY AUTOINCREMENT,
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     reminder_key    text    NOT NULL UNIQUE,
     project_id      text    NOT NULL,
     deadline_id     text    NOT NULL,
@@ -24,28 +24,28 @@ CREATE TABLE reminder_outbox
     reason          text    NOT NULL,
     created_at      text    NOT NULL,
     status          text    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
-    attempts        integer NOT NULL DEFAULT 0,
+    attempts        bigint  NOT NULL DEFAULT 0,
     next_attempt_at text    NOT NULL,
     claimed_by      text,
     lease_until     text,
     sent_at         text,
     last_error      text
-) STRICT;
+);
 
 CREATE INDEX reminder_outbox_ready ON reminder_outbox (status, next_attempt_at);
 
 -- Every delivery attempt and its outcome, for auditors. Rows are only ever inserted.
 CREATE TABLE reminder_deliveries
 (
-    id          integer PRIMARY KEY AUTOINCREMENT,
-    outbox_id   integer NOT NULL REFERENCES reminder_outbox (id),
-    attempt     integer NOT NULL,
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outbox_id   bigint  NOT NULL REFERENCES reminder_outbox (id),
+    attempt     bigint  NOT NULL,
     worker      text    NOT NULL,
     started_at  text    NOT NULL,
     finished_at text    NOT NULL,
     outcome     text    NOT NULL CHECK (outcome IN ('delivered', 'transient_failure', 'permanent_failure', 'lease_lost')),
-    smtp_code   integer,
+    smtp_code   bigint ,
     detail      text    NOT NULL
-) STRICT;
+);
 
 CREATE INDEX reminder_deliveries_outbox ON reminder_deliveries (outbox_id);

@@ -55,7 +55,7 @@ pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
 pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::Result<()> {
     let engine = Engine::open(settings).await?;
     let boot = first_start(&engine).await?;
-    // Deadline reminders (crates/api/src/reminders), configured by SUBSIDY_SMTP_* and friends.
+    // Deadline reminders (api/src/reminders), configured by SUBSIDY_SMTP_* and friends.
     let reminders = crate::reminders::start_with_server(engine.clone())?;
     let http = super::HttpSettings {
         listen: listen.to_string(),
@@ -72,6 +72,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     if let Some(report) = &boot.demo_report {
         println!("{}", report.lines().last().unwrap_or_default());
     }
+    tracing::info!(%url, "listening");
     println!(
         "subsidy API listening on {url}  (Swagger UI: {url}/swagger-ui/, spec: {url}/openapi.json)"
     );

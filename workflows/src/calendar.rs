@@ -4,7 +4,7 @@
 //!
 //! [`WorkingCalendar`] answers whether a civil date (Asia/Shanghai) is a working day, what kind
 //! of day it is ([`DayKind`]), and does working-day arithmetic. [`WorkingCalendar::official`] is
-//! the calendar built from the per-year files vendored in `crates/workflows/data/holidays/`
+//! the calendar built from the per-year files vendored in `workflows/data/holidays/`
 //! (their provenance and the update procedure are in the README there); they are embedded in the
 //! binary, so nothing is read from disk at run time.
 //!
@@ -75,7 +75,7 @@ impl DayKind {
 /// Why the calendar could not answer, or could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum CalendarError {
-    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); update crates/workflows/data/holidays, see its README")]
+    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); update workflows/data/holidays, see its README")]
     NotPublished { year: i32, first: i32, last: i32 },
     #[error("the holiday data file for {year} is malformed: {reason}")]
     Malformed { year: i32, reason: String },

@@ -304,7 +304,7 @@ fn a_date_after_the_last_notice_is_refused_naming_the_missing_year() {
     assert_eq!(
         message,
         "calendar for 2027 not yet published (the official working-day data covers 2007–2026); \
-         update crates/workflows/data/holidays, see its README"
+         update workflows/data/holidays, see its README"
     );
 }
 

@@ -247,12 +247,30 @@ impl Scheduler {
             .await
         {
             Ok(()) => Outcome::Delivered,
-            Err(SendFailure::Transient { code, detail }) => Outcome::Transient {
-                retry_at: self.clock.now() + backoff(claimed.attempts),
-                code,
-                detail,
-            },
-            Err(SendFailure::Permanent { code, detail }) => Outcome::Permanent { code, detail },
+            Err(SendFailure::Transient { code, detail }) => {
+                let retry_at = self.clock.now() + backoff(claimed.attempts);
+                tracing::warn!(
+                    id = claimed.id,
+                    to = %claimed.recipient_email,
+                    code = ?code,
+                    retry_at = %retry_at,
+                    "reminder not delivered, will retry: {detail}"
+                );
+                Outcome::Transient {
+                    retry_at,
+                    code,
+                    detail,
+                }
+            }
+            Err(SendFailure::Permanent { code, detail }) => {
+                tracing::warn!(
+                    id = claimed.id,
+                    to = %claimed.recipient_email,
+                    code = ?code,
+                    "reminder refused by the mail server, not retried: {detail}"
+                );
+                Outcome::Permanent { code, detail }
+            }
         };
         let held = self
             .outbox

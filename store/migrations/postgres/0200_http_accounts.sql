@@ -1,5 +1,5 @@
--- Accounts, login sessions and idempotency keys of the HTTP API (crates/api/src/http). The
--- PostgreSQL migration of the same number has the same tables, columns and constraints, so the
+-- Accounts, login sessions and idempotency keys of the HTTP API (api/src/http). The
+-- SQLite migration of the same number has the same tables, columns and constraints, so the
 -- API behaves identically on both backends. Times are RFC 3339 UTC text with a fixed format
 -- (`2025-01-02T03:04:05.000000Z`), so comparing them as text compares them as instants.
 
@@ -7,13 +7,13 @@
 -- comma-separated list of GB/T 2260 codes the account is granted (empty for an admin).
 CREATE TABLE http_users
 (
-    username      text    PRIMARY KEY,
-    password_hash text    NOT NULL,
-    role          text    NOT NULL CHECK (role IN ('officer', 'supervisor', 'auditor', 'admin')),
-    jurisdictions text    NOT NULL,
-    disabled      integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
-    created_at    text    NOT NULL
-) STRICT;
+    username      text   PRIMARY KEY,
+    password_hash text   NOT NULL,
+    role          text   NOT NULL CHECK (role IN ('officer', 'supervisor', 'auditor', 'admin')),
+    jurisdictions text   NOT NULL,
+    disabled      bigint NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    created_at    text   NOT NULL
+);
 
 -- Bearer tokens and cookie sessions. Only the SHA-256 of the token is stored, so a copy of the
 -- database does not let anyone log in. `csrf_token` is set for cookie sessions only.
@@ -25,7 +25,7 @@ CREATE TABLE http_sessions
     csrf_token text,
     expires_at text NOT NULL,
     created_at text NOT NULL
-) STRICT;
+);
 
 CREATE INDEX http_sessions_by_user ON http_sessions (username);
 
@@ -34,13 +34,13 @@ CREATE INDEX http_sessions_by_user ON http_sessions (username);
 -- insert, so only one request executes. The response is written when the command finishes.
 CREATE TABLE http_idempotency
 (
-    username      text    NOT NULL,
-    route         text    NOT NULL,
-    idem_key      text    NOT NULL,
-    request_hash  text    NOT NULL,
-    status        integer,
+    username      text   NOT NULL,
+    route         text   NOT NULL,
+    idem_key      text   NOT NULL,
+    request_hash  text   NOT NULL,
+    status        bigint,
     response_body text,
     etag          text,
-    created_at    text    NOT NULL,
+    created_at    text   NOT NULL,
     PRIMARY KEY (username, route, idem_key)
-) STRICT;
+);

@@ -32,7 +32,7 @@
 //! snapshot and aggregate stores apply newly committed events twice, so only
 //! `PersistedEventStore::new_event_store` is used.
 //!
-//! See `crates/store/README.md` for the hash rule an independent verifier must follow.
+//! See `store/README.md` for the hash rule an independent verifier must follow.
 
 mod chain;
 mod clock;

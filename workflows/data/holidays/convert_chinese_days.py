@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regroup the npm package `chinese-days` (dist/years/YYYY.json, keyed by calendar year)
 into one file per State Council notice year, in the holiday-cn layout that
-crates/workflows/src/calendar.rs reads.
+workflows/src/calendar.rs reads.
 
 Usage: python3 convert_chinese_days.py <extracted-package-dir> <first-year> <last-year> <out-dir>
 
