@@ -107,6 +107,8 @@ impl Engine {
         command: ProjectCommand,
         expected_version: Option<usize>,
     ) -> Result<Committed<SubsidyProject>, ExecuteError<ProjectError>> {
+        // The actor and the evidence go into every event's metadata: checked like the command.
+        domain::validate::check_context(context).map_err(ExecuteError::Rejected)?;
         let metadata = context.to_metadata(&format!("{:?}", command.kind()));
         self.store
             .execute::<SubsidyProject>(

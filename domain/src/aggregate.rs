@@ -130,19 +130,21 @@ impl SubsidyProject {
     }
 
     pub fn total_paid(&self) -> Fen {
-        Fen(self.funds.values().map(|l| l.paid.0).sum())
+        self.funds
+            .values()
+            .fold(Fen::ZERO, |t, l| t.add_recorded(l.paid))
     }
 
     pub fn total_approved(&self) -> Fen {
-        Fen(self.funds.values().map(|l| l.approved.0).sum())
+        self.funds
+            .values()
+            .fold(Fen::ZERO, |t, l| t.add_recorded(l.approved))
     }
 
     pub fn clawback_outstanding(&self) -> Fen {
-        Fen(self
-            .funds
+        self.funds
             .values()
-            .map(|l| l.clawback_outstanding().0)
-            .sum())
+            .fold(Fen::ZERO, |t, l| t.add_recorded(l.clawback_outstanding()))
     }
 
     fn programme(&self, services: &ProjectServices) -> Result<Arc<Programme>, ProjectError> {
@@ -213,6 +215,17 @@ impl SubsidyProject {
         command: ProjectCommand,
         services: &ProjectServices,
     ) -> Result<Vec<ProjectEvent>, ProjectError> {
+        // Every field is checked against what it means before any lifecycle rule: what the
+        // log accepts, it keeps for ever, and a malformed request is malformed in any stage.
+        let programme = match &command {
+            ProjectCommand::RegisterProject {
+                programme_id,
+                programme_version,
+                ..
+            } => services.programmes.get(programme_id, *programme_version),
+            _ => self.programme(services).ok(),
+        };
+        crate::validate::check_command(&command, programme.as_deref(), self.registered_on)?;
         self.check_transition(command.kind())?;
         use ProjectCommand as C;
         use ProjectEvent as E;
@@ -678,7 +691,10 @@ impl SubsidyProject {
                 }
             }
         }
-        let would_be = ledger.paid.checked_add(amount).unwrap_or(Fen(i64::MAX));
+        let would_be = ledger
+            .paid
+            .checked_add(amount)
+            .ok_or(ProjectError::SumOutOfRange)?;
         if would_be > ledger.approved {
             return Err(ProjectError::ExceedsApproved {
                 fund: source,
@@ -981,21 +997,21 @@ impl Aggregate for SubsidyProject {
                 ..
             } => {
                 let l = self.funds.entry(source).or_default();
-                l.paid = Fen(l.paid.0 + amount.0);
+                l.paid = l.paid.add_recorded(amount);
                 l.tranches = tranche;
             }
             E::FundsSettled { source, amount, .. } => {
                 let l = self.funds.entry(source).or_default();
-                l.paid = Fen(l.paid.0 + amount.0);
+                l.paid = l.paid.add_recorded(amount);
                 l.settled = true;
             }
             E::ClawbackOrdered { source, amount, .. } => {
                 let l = self.funds.entry(source).or_default();
-                l.clawback_ordered = Fen(l.clawback_ordered.0 + amount.0);
+                l.clawback_ordered = l.clawback_ordered.add_recorded(amount);
             }
             E::ClawbackSettled { source, amount, .. } => {
                 let l = self.funds.entry(source).or_default();
-                l.clawback_recovered = Fen(l.clawback_recovered.0 + amount.0);
+                l.clawback_recovered = l.clawback_recovered.add_recorded(amount);
             }
             E::ProjectSuspended {
                 suspended_on,

@@ -141,6 +141,28 @@ pub enum ProjectError {
     InvalidEmail { role: &'static str, email: String },
     #[error("the date {date} is before the previous step's date {previous}")]
     DateBeforePrevious { date: String, previous: String },
+    #[error("field '{field}' {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("field '{field}': {date} is outside {earliest} – {latest}: {why}")]
+    DateOutOfRange {
+        field: String,
+        date: String,
+        earliest: String,
+        latest: String,
+        why: String,
+    },
+    #[error(
+        "field '{field}': {amount} is above the largest amount one step may carry, {}",
+        Fen::MAX_AMOUNT
+    )]
+    AmountOutOfRange { field: String, amount: Fen },
+    #[error(
+        "the sum would leave the range of exact amounts ({}) — refused",
+        Fen::MAX_AMOUNT
+    )]
+    SumOutOfRange,
+    #[error("this programme has no deadline '{deadline_id}'; its deadlines are: {known}")]
+    UnknownDeadline { deadline_id: String, known: String },
 }
 
 impl ProjectError {
@@ -194,10 +216,33 @@ impl ProjectError {
             ClawbackOutstanding { .. } => "finance.clawback_outstanding",
             InvalidEmail { .. } => "official.invalid_email",
             DateBeforePrevious { .. } => "input.date_before_previous",
+            InvalidField { .. } => "input.invalid_field",
+            DateOutOfRange { .. } => "input.date_out_of_range",
+            AmountOutOfRange { .. } => "input.amount_out_of_range",
+            SumOutOfRange => "finance.sum_out_of_range",
+            UnknownDeadline { .. } => "deadline.unknown",
         }
     }
 
     /// Whether this is a finance-discipline refusal (财经纪律).
+    /// The JSON pointer (into the request body) of the field an input refusal concerns.
+    pub fn pointer(&self) -> Option<String> {
+        use ProjectError::*;
+        let field = match self {
+            InvalidField { field, .. }
+            | DateOutOfRange { field, .. }
+            | AmountOutOfRange { field, .. } => field.clone(),
+            MissingField { field } => field.replace('.', "/"),
+            UnknownDeadline { .. } => "deadline_id".to_string(),
+            _ => return None,
+        };
+        Some(if field.starts_with('/') {
+            field
+        } else {
+            format!("/{field}")
+        })
+    }
+
     pub fn is_finance_rule(&self) -> bool {
         self.code().starts_with("finance.")
     }

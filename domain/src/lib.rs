@@ -16,6 +16,7 @@ pub mod events;
 pub mod fixtures;
 pub mod stage;
 pub mod types;
+pub mod validate;
 
 pub use aggregate::{FundLedger, ProjectServices, SubsidyProject};
 pub use commands::{

@@ -15,8 +15,26 @@ pub struct Fen(pub i64);
 impl Fen {
     pub const ZERO: Fen = Fen(0);
 
+    /// The largest amount one command may carry: 10^12 fen, ¥100 亿 (10 billion yuan), far
+    /// above any single subsidy and far below 2^53, so that every amount and every sum of a
+    /// project's amounts is an exact JSON number for any reader.
+    pub const MAX_AMOUNT: Fen = Fen(1_000_000_000_000);
+
     pub fn checked_add(self, other: Fen) -> Option<Fen> {
         self.0.checked_add(other.0).map(Fen)
+    }
+
+    pub fn checked_sub(self, other: Fen) -> Option<Fen> {
+        self.0.checked_sub(other.0).map(Fen)
+    }
+
+    /// Adds amounts already recorded in events (in `apply`, which may not fail: old events must
+    /// always load). Every recorded amount passed [`Fen::MAX_AMOUNT`] and the per-source
+    /// ceilings when it was decided, so a project's sums stay below 2^53 and this addition
+    /// never reaches the i64 limit; if a forged log ever made it, the sum stops at `i64::MAX`
+    /// rather than wrapping to a negative balance, and the chain verification names the forgery.
+    pub fn add_recorded(self, other: Fen) -> Fen {
+        Fen(self.0.saturating_add(other.0))
     }
 
     pub fn saturating_sub(self, other: Fen) -> Fen {

@@ -306,6 +306,16 @@ fn returning_a_plan_needs_a_reason() {
                 reasons: vec!["  ".to_string()],
             },
         })
+        .then_expect_error(ProjectError::InvalidField {
+            field: "decision/reasons/0".to_string(),
+            reason: "is required and may not be blank".to_string(),
+        });
+    framework()
+        .given(plan_submitted())
+        .when(C::ReviewPlan {
+            reviewed_on: date(2021, 6, 10),
+            decision: ReviewDecision::Return { reasons: vec![] },
+        })
         .then_expect_error(ProjectError::MissingField { field: "reasons" });
 }
 

@@ -43,6 +43,61 @@ pub fn event_hash(
     hex::encode(Sha256::digest(&canonical))
 }
 
+/// The largest magnitude of an integer the store keeps: 2^53 − 1. JCS (and every JSON reader
+/// that uses IEEE doubles) represents integers exactly only up to it, so a larger one could be
+/// altered without changing the hash.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
+/// Why a value cannot be stored: it would not hash, or not read back, exactly as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pointer}: {reason}")]
+pub struct Unstorable {
+    /// JSON pointer of the value inside the payload or metadata (`/payload/…`).
+    pub pointer: String,
+    pub reason: String,
+}
+
+/// Checks that every number in `value` is an integer within ±(2^53 − 1) or a finite double,
+/// and that no string holds NUL (PostgreSQL's `jsonb` cannot store it). The store refuses an
+/// event that fails, whoever produced it.
+pub fn check_storable(pointer: &str, value: &Value) -> Result<(), Unstorable> {
+    let refuse = |reason: String| Unstorable {
+        pointer: pointer.to_string(),
+        reason,
+    };
+    match value {
+        Value::Number(n) => {
+            let exact = if let Some(i) = n.as_i64() {
+                i.unsigned_abs() <= MAX_EXACT_INTEGER
+            } else if n.as_u64().is_some() {
+                false
+            } else {
+                n.as_f64().is_some_and(f64::is_finite)
+            };
+            if exact {
+                Ok(())
+            } else {
+                Err(refuse(format!(
+                    "the number {n} is outside ±{MAX_EXACT_INTEGER}, which the hash rule cannot protect"
+                )))
+            }
+        }
+        Value::String(s) if s.contains('\0') => Err(refuse("a string holds NUL".to_string())),
+        Value::String(_) | Value::Null | Value::Bool(_) => Ok(()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_storable(&format!("{pointer}/{i}"), v)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains('\0') {
+                return Err(refuse("a key holds NUL".to_string()));
+            }
+            let k = k.replace('~', "~0").replace('/', "~1");
+            check_storable(&format!("{pointer}/{k}"), v)
+        }),
+    }
+}
+
 /// The hash of a stored event, recomputed from its fields.
 pub fn stored_event_hash(event: &StoredEvent) -> String {
     event_hash(

@@ -67,6 +67,10 @@ pub enum StoreError {
     /// The cqrs-es repository reported a failure.
     #[error("the event repository failed: {0}")]
     Repository(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// An event holds a value the store cannot keep exactly (an integer beyond ±(2^53 − 1),
+    /// NUL in a string); nothing was stored.
+    #[error("the event cannot be stored exactly: {0}")]
+    Unstorable(crate::chain::Unstorable),
     /// A caller passed an argument the store cannot honour.
     #[error("invalid request to the event store: {0}")]
     InvalidArgument(String),

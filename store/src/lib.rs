@@ -41,7 +41,10 @@ mod event;
 mod repository;
 mod store;
 
-pub use chain::{event_hash, stored_event_hash, verify_chain, ChainViolation, GENESIS_HASH};
+pub use chain::{
+    check_storable, event_hash, stored_event_hash, verify_chain, ChainViolation, Unstorable,
+    GENESIS_HASH, MAX_EXACT_INTEGER,
+};
 pub use clock::{format_recorded_at, Clock, FixedClock, SystemClock};
 pub use error::{ExecuteError, StoreError};
 pub use event::{StoredEvent, HASH, PREV_HASH, RECORDED_AT};

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 use sqlx::{PgPool, SqlitePool};
 
-use crate::chain::{event_hash, GENESIS_HASH};
+use crate::chain::{check_storable, event_hash, GENESIS_HASH};
 use crate::clock::{format_recorded_at, Clock};
 use crate::event::{HASH, PREV_HASH, RECORDED_AT};
 
@@ -208,6 +208,11 @@ impl ChainedRepository {
         let recorded_at = format_recorded_at(self.clock.now());
         let mut stamped = Vec::with_capacity(events.len());
         for event in events {
+            // The last line of defence of the hash rule: nothing enters the log that would not
+            // hash, or read back, exactly as it is.
+            check_storable("/payload", &event.payload)
+                .and_then(|()| check_storable("/metadata", &event.metadata))
+                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
             let mut metadata = match &event.metadata {
                 Value::Object(map) => map.clone(),
                 Value::Null => serde_json::Map::new(),

@@ -455,8 +455,16 @@ fn persistence_error(error: PersistenceError) -> StoreError {
             StoreError::Repository("optimistic lock error while reading".into())
         }
         PersistenceError::ConnectionError(e) | PersistenceError::UnknownError(e) => {
-            StoreError::Repository(e)
+            repository_error(e)
         }
+    }
+}
+
+/// A repository failure, or the store's own refusal of a value it cannot keep exactly.
+fn repository_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> StoreError {
+    match e.downcast::<crate::chain::Unstorable>() {
+        Ok(unstorable) => StoreError::Unstorable(*unstorable),
+        Err(e) => StoreError::Repository(e),
     }
 }
 
@@ -464,7 +472,7 @@ fn aggregate_store_error<E: std::error::Error>(error: AggregateError<E>) -> Stor
     match error {
         AggregateError::DeserializationError(e) => StoreError::Deserialization(e),
         AggregateError::DatabaseConnectionError(e) | AggregateError::UnexpectedError(e) => {
-            StoreError::Repository(e)
+            repository_error(e)
         }
         AggregateError::AggregateConflict => {
             StoreError::Repository("unexpected optimistic lock error while loading".into())

@@ -243,6 +243,45 @@ fn hash_rule_is_stable() {
 
 const HASH_RULE_VECTOR: &str = "9678f0c46a04be0c32de31dc16c12f8002ffc873dd87a73a383bfe3d23161036";
 
+/// The finding: an approval of 9223372036854775807 changed in the database to
+/// 9223372036854775500 still verified, because JCS hashes numbers as doubles. Now such a number
+/// is never stored, so every stored number is hashed exactly; and the largest that is stored,
+/// once altered by one, no longer verifies.
+async fn numbers_beyond_2_53_are_never_stored(db: TestDb) {
+    let store = &db.store;
+    run(store, "acc-big", LedgerCommand::Open).await;
+    for fen in [i64::MAX, (1 << 53), -(1 << 53)] {
+        let refused = store
+            .execute::<Ledger>(
+                "acc-big",
+                LedgerCommand::Deposit(fen),
+                &services(),
+                HashMap::new(),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, ExecuteError::Store(store::StoreError::Unstorable(ref u)) if u.pointer.starts_with("/payload")),
+            "{fen}: {refused:?}"
+        );
+    }
+    assert_eq!(stream(&db, "acc-big").await.len(), 1, "nothing more stored");
+    let largest = store::MAX_EXACT_INTEGER as i64;
+    run(store, "acc-big", LedgerCommand::Deposit(largest)).await;
+    verify_chain(&stream(&db, "acc-big").await).expect("untouched chain verifies");
+    db.raw(&format!(
+        r#"UPDATE events SET payload = '{{"Deposited":{{"fen":{}}}}}' WHERE aggregate_id = 'acc-big' AND sequence = 2"#,
+        largest - 1
+    ))
+    .await;
+    let violation = verify_chain(&stream(&db, "acc-big").await).unwrap_err();
+    assert!(
+        matches!(violation, ChainViolation::Altered { sequence: 2, .. }),
+        "{violation:?}"
+    );
+}
+
 async fn tampered_payload_is_detected(db: TestDb) {
     four_events(&db, "acc-1").await;
     verify_chain(&stream(&db, "acc-1").await).unwrap();
@@ -653,6 +692,7 @@ macro_rules! conformance {
 
 conformance!(
     append_and_reload,
+    numbers_beyond_2_53_are_never_stored,
     metadata_is_stamped_and_chain_verifies,
     tampered_payload_is_detected,
     removed_event_is_detected,

@@ -71,7 +71,13 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            StoreError::Unstorable(u) => ApiError::Unprocessable {
+                code: "store.unstorable_value",
+                detail: format!("the store keeps only what it can hash and return exactly: {u}"),
+            },
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -174,6 +180,15 @@ impl ApiError {
                     reason: e.reason.clone(),
                 })
                 .collect(),
+            ApiError::Refused(e) => e
+                .pointer()
+                .map(|pointer| {
+                    vec![ProblemField {
+                        pointer,
+                        reason: e.to_string(),
+                    }]
+                })
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         let detail = match self {

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Principal, Role, SessionKind, CSRF_COOKIE, SESSION_COOKIE};
 use super::errors::{ApiError, Problem};
 use super::idempotency::{self, Claim};
+use super::strict_json::StrictJson;
 use super::wire::*;
 use super::AppState;
 
@@ -52,7 +53,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginBody>,
+    body: StrictJson<LoginBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let ip = req.peer_addr().map(|a| a.ip());
@@ -148,7 +149,7 @@ pub async fn list_users(state: web::Data<AppState>, principal: Principal) -> Res
 pub async fn create_user(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateUserBody>,
+    body: StrictJson<CreateUserBody>,
 ) -> Result<HttpResponse> {
     principal.require_role(&[Role::Admin], "manage accounts")?;
     let body = body.into_inner();
@@ -734,7 +735,7 @@ pub async fn register_project(
     req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<RegisterProjectBody>,
+    body: StrictJson<RegisterProjectBody>,
 ) -> Result<HttpResponse> {
     let (evidence, command) = body.into_inner().into_parts();
     run_command(&req, &state, &principal, None, evidence, command).await
@@ -756,7 +757,7 @@ macro_rules! command_endpoint {
             state: web::Data<AppState>,
             principal: Principal,
             path: web::Path<String>,
-            body: web::Json<$body>,
+            body: StrictJson<$body>,
         ) -> Result<HttpResponse> {
             let (evidence, command) = body.into_inner().into_parts();
             run_command(&req, &state, &principal, Some(path.as_str()), evidence, command).await
@@ -903,7 +904,7 @@ pub async fn resolve_objection(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    body: web::Json<ResolveObjectionBody>,
+    body: StrictJson<ResolveObjectionBody>,
 ) -> Result<HttpResponse> {
     let (id, objection_id) = path.into_inner();
     let (evidence, command) = body.into_inner().into_parts(objection_id);

@@ -16,6 +16,7 @@ pub mod errors;
 pub mod handlers;
 pub mod idempotency;
 pub mod openapi;
+pub mod strict_json;
 pub mod wire;
 
 use std::future::Future;
@@ -248,6 +249,51 @@ fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     .into()
 }
 
+/// Refuses a request whose path or query, once percent-decoded, holds a control character
+/// (`/projects/x%00`): such a string is never a valid identifier or filter, PostgreSQL cannot
+/// even store NUL, and it must not reach a log line raw.
+async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let uri = req.uri();
+    let decoded = |s: &str| -> Vec<u8> { percent_decode(s.as_bytes()) };
+    let path = decoded(uri.path());
+    let query = uri.query().map(decoded).unwrap_or_default();
+    let bad = |bytes: &[u8]| bytes.iter().any(|b| *b < 0x20 || *b == 0x7f);
+    if bad(&path) || bad(&query) {
+        let api = ApiError::BadRequest {
+            code: "request.control_characters",
+            detail: format!(
+                "the {} holds a control character, which no identifier or filter may contain",
+                if bad(&path) { "path" } else { "query string" }
+            ),
+        };
+        let response = actix_web::ResponseError::error_response(&api);
+        return Ok(req.into_response(response));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Percent-decodes bytes (`%41` → `A`); a malformed escape stays as it is.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' && i + 2 < s.len() {
+            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
 async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
     let api = ApiError::BadRequest {
         code: "http.route_not_found",
@@ -298,6 +344,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(refuse_control_characters))
                 .app_data(
                     web::JsonConfig::default()
                         .limit(BODY_LIMIT)

@@ -28,7 +28,7 @@ use super::wire::*;
     components(schemas(Problem, ProblemField, Role, User, Evidence, CommandResult, RecordedEvent,
         LoginBody, LoginResult, CreateUserBody, ProjectPage, ProjectListItem, ProgrammeItem,
         ProjectView)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 
@@ -41,5 +41,99 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Completes every operation's error responses, so that the spec says what the server does:
+/// every error is `application/problem+json`; every operation may answer 400 (a path or query
+/// holding control characters, a malformed body) and 503 (the store is unreachable, with
+/// `Retry-After`); one behind authentication may answer 401; one with a body 413 and 415.
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            header::HeaderBuilder, ContentBuilder, Ref, RefOr, ResponseBuilder, Type,
+        };
+        let retry_after_header = || {
+            HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer),
+                ))
+                .description(Some("seconds to wait before retrying"))
+                .build()
+        };
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build()
+        };
+        let response = |description: &str, retry_after: bool| {
+            let mut r = ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", problem());
+            if retry_after {
+                r = r.header("Retry-After", retry_after_header());
+            }
+            RefOr::T(r.build())
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, r: RefOr<utoipa::openapi::Response>| {
+                    responses.entry(status.to_string()).or_insert(r);
+                };
+                add("400", response("the request is malformed (`request.*`): a path or query with control characters, a body that is not strict JSON or does not fit", false));
+                add("503", response("the store is unreachable (`service.unavailable`); retry after `Retry-After` seconds", true));
+                if secured {
+                    add(
+                        "401",
+                        response(
+                            "not logged in, or the session expired (`auth.unauthenticated`)",
+                            false,
+                        ),
+                    );
+                }
+                if has_body {
+                    add(
+                        "413",
+                        response(
+                            "the body is larger than 256 KiB (`request.too_large`)",
+                            false,
+                        ),
+                    );
+                    add(
+                        "415",
+                        response(
+                            "the body is not `application/json` (`request.unsupported_media_type`)",
+                            false,
+                        ),
+                    );
+                }
+                for (status, r) in responses.iter_mut() {
+                    let RefOr::T(r) = r else { continue };
+                    if status == "503" && !r.headers.contains_key("Retry-After") {
+                        r.headers
+                            .insert("Retry-After".to_string(), RefOr::T(retry_after_header()));
+                    }
+                    if status.as_str() >= "400" {
+                        if let Some(c) = r.content.shift_remove("application/json") {
+                            r.content.insert("application/problem+json".to_string(), c);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -19,8 +19,9 @@ pub struct Evidence {
     pub title: String,
     /// Its reference (文号) or a file identifier.
     pub reference: String,
-    /// SHA-256 of the scanned file, 64 hex digits.
+    /// SHA-256 of the scanned file, 64 lowercase hex digits.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: Option<String>,
 }
 
@@ -32,6 +33,90 @@ impl From<Evidence> for DocumentRef {
             sha256: e.sha256,
         }
     }
+}
+
+// The shapes of the domain values a command body carries, for the OpenAPI spec only: the
+// bodies deserialise straight into the domain types (which refuse unknown fields too), and
+// `tests/http` checks every body of the programme walks against these schemas.
+
+/// A responsible official (seed 000, annex 4).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct OfficialSchema {
+    /// Name, one line, at most 200 characters.
+    name: String,
+    /// 职务, e.g. `副局长`.
+    post: String,
+    /// 3–30 characters of digits, spaces, `+`, `-`, `(`, `)`.
+    phone: Option<String>,
+    email: String,
+    /// Language of the reminder e-mails.
+    #[schema(pattern = "^(zh|en)$", default = "zh")]
+    language: Option<String>,
+}
+
+/// The construction entity (建设主体).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EntitySchema {
+    name: String,
+    /// 统一社会信用代码: 18 digits and capital letters (not I, O, S, V, Z).
+    #[schema(pattern = "^[0-9A-HJ-NPQRTUWXY]{18}$")]
+    credit_code: String,
+    /// A courier company, locker operator, village committee…
+    kind: String,
+}
+
+/// A plan review: approve (with an optional comment) or return (with reasons).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "decision", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(dead_code)]
+pub enum DecisionSchema {
+    Approve {
+        #[serde(default)]
+        comment: String,
+    },
+    Return {
+        reasons: Vec<String>,
+    },
+}
+
+/// The result of one acceptance checklist item: `passed` for a yes/no item, `measured` for one
+/// with a minimum.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ChecklistResultSchema {
+    item_id: String,
+    passed: Option<bool>,
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    measured: Option<i64>,
+    #[serde(default)]
+    note: String,
+}
+
+/// The score of one evaluation indicator.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct IndicatorScoreSchema {
+    indicator_id: String,
+    #[schema(minimum = 0)]
+    score: u32,
+}
+
+/// A clawback ordered from one source when a project is terminated.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ClawbackLineSchema {
+    #[schema(value_type = String, example = "province")]
+    source: String,
+    /// Amount in fen, 1 … 1,000,000,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
+    amount: i64,
 }
 
 /// A command body: its evidence and the domain command it stands for.
@@ -80,11 +165,11 @@ command_body!(
 );
 command_body!(
     /// Review the plan: `{"decision": "approve", "comment": …}` or `{"decision": "return", "reasons": […]}`.
-    ReviewPlanBody => ReviewPlan { reviewed_on: NaiveDate, #[schema(value_type = Object)] decision: ReviewDecision }
+    ReviewPlanBody => ReviewPlan { reviewed_on: NaiveDate, #[schema(value_type = DecisionSchema)] decision: ReviewDecision }
 );
 command_body!(
     /// Designate the construction entity (建设主体): `{name, credit_code, kind}`.
-    DesignateEntityBody => DesignateConstructionEntity { #[schema(value_type = Object)] entity: ConstructionEntity }
+    DesignateEntityBody => DesignateConstructionEntity { #[schema(value_type = EntitySchema)] entity: ConstructionEntity }
 );
 command_body!(
     /// Publish the public notice (公示).
@@ -136,7 +221,7 @@ command_body!(
     InspectionBody => RecordInspection {
         inspected_on: NaiveDate,
         inspector: String,
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<ChecklistResultSchema>)]
         results: Vec<ChecklistResult>,
         #[serde(default)]
         rectify_by: Option<NaiveDate>,
@@ -144,14 +229,14 @@ command_body!(
 );
 command_body!(
     /// Record the performance evaluation: one score per indicator.
-    EvaluationBody => EvaluatePerformance { evaluated_on: NaiveDate, #[schema(value_type = Vec<Object>)] scores: Vec<IndicatorScore> }
+    EvaluationBody => EvaluatePerformance { evaluated_on: NaiveDate, #[schema(value_type = Vec<IndicatorScoreSchema>)] scores: Vec<IndicatorScore> }
 );
 command_body!(
     /// Approve funds from one source (amount in fen).
     ApproveFundsBody => ApproveFunds {
         #[schema(value_type = String, example = "province")]
         source: FundSource,
-        #[schema(value_type = i64)]
+        #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000_000_i64)]
         #[serde(rename = "amount_fen")]
         amount: Fen,
         approved_on: NaiveDate,
@@ -162,7 +247,7 @@ command_body!(
     TrancheBody => DisburseTranche {
         #[schema(value_type = String, example = "province")]
         source: FundSource,
-        #[schema(value_type = i64)]
+        #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000_000_i64)]
         #[serde(rename = "amount_fen")]
         amount: Fen,
         paid_on: NaiveDate,
@@ -173,7 +258,7 @@ command_body!(
     SettleFundsBody => SettleFunds {
         #[schema(value_type = String, example = "province")]
         source: FundSource,
-        #[schema(value_type = i64)]
+        #[schema(value_type = i64, minimum = 0, maximum = 1_000_000_000_000_i64)]
         #[serde(rename = "amount_fen")]
         amount: Fen,
         settled_on: NaiveDate,
@@ -184,7 +269,7 @@ command_body!(
     ClawbackBody => OrderClawback {
         #[schema(value_type = String, example = "province")]
         source: FundSource,
-        #[schema(value_type = i64)]
+        #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000_000_i64)]
         #[serde(rename = "amount_fen")]
         amount: Fen,
         ordered_on: NaiveDate,
@@ -196,7 +281,7 @@ command_body!(
     SettleClawbackBody => SettleClawback {
         #[schema(value_type = String, example = "province")]
         source: FundSource,
-        #[schema(value_type = i64)]
+        #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000_000_i64)]
         #[serde(rename = "amount_fen")]
         amount: Fen,
         settled_on: NaiveDate,
@@ -216,7 +301,7 @@ command_body!(
         terminated_on: NaiveDate,
         reason: String,
         #[serde(default)]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<ClawbackLineSchema>)]
         clawbacks: Vec<ClawbackLine>,
     }
 );
@@ -229,7 +314,7 @@ command_body!(
     AssignOfficialBody => AssignOfficial {
         #[schema(value_type = String, example = "liaison")]
         role: OfficialRole,
-        #[schema(value_type = Object)]
+        #[schema(value_type = OfficialSchema)]
         official: Official,
     }
 );

@@ -120,12 +120,21 @@ async fn matrix(app: &TestApp) {
         .register("officer.yiyuan", domain::fixtures::VILLAGES_2021, "370323")
         .await;
     let mut failures = Vec::new();
+    // Every route of the server must have rows here: a new route without them fails the test.
+    let mut covered: std::collections::BTreeSet<(&str, String)> = Default::default();
     let mut check = |what: String, got: u16, ok: bool| {
         if !ok {
             failures.push(format!("{what}: got {got}"));
         }
     };
     for (suffix, body, allowed) in commands() {
+        covered.insert((
+            "post",
+            format!(
+                "/projects/{{id}}{}",
+                suffix.replace("/A/", "/{objection_id}/")
+            ),
+        ));
         let path = format!("/projects/{id}{suffix}");
         for (user, _, _) in ACCOUNTS {
             let role = role_of(user);
@@ -156,7 +165,8 @@ async fn matrix(app: &TestApp) {
             anonymous.status == 401,
         );
     }
-    for suffix in ["", "/history"] {
+    for suffix in ["", "/history", "/deadlines"] {
+        covered.insert(("get", format!("/projects/{{id}}{suffix}")));
         let path = format!("/projects/{id}{suffix}");
         for (user, role, _) in ACCOUNTS {
             let reply = app.get(user, &path).await;
@@ -210,7 +220,64 @@ async fn matrix(app: &TestApp) {
             programmes.status,
             programmes.status == 200,
         );
+        let version = app
+            .get(
+                user,
+                &format!("/programmes/{}/versions/1", domain::fixtures::VILLAGES_2021),
+            )
+            .await;
+        check(
+            format!("GET /programmes/{{id}}/versions/1 as {user}"),
+            version.status,
+            version.status == 200,
+        );
+        let me = app.get(user, "/auth/me").await;
+        check(
+            format!("GET /auth/me as {user}"),
+            me.status,
+            me.status == 200,
+        );
     }
+    covered.extend([
+        ("get", "/users".to_string()),
+        ("post", "/users".to_string()),
+        ("get", "/programmes".to_string()),
+        ("get", "/programmes/{id}/versions/{version}".to_string()),
+        ("get", "/projects".to_string()),
+        ("post", "/projects".to_string()),
+        ("post", "/users/{username}/disable".to_string()),
+        ("get", "/auth/me".to_string()),
+    ]);
+    // Public routes: anyone may call them.
+    for path in ["/healthz", "/readyz"] {
+        covered.insert(("get", path.to_string()));
+        let reply = app.send(app.client.get(app.url(path))).await;
+        check(
+            format!("GET {path} anonymous"),
+            reply.status,
+            reply.status == 200,
+        );
+    }
+    covered.insert(("post", "/auth/login".to_string()));
+    let login = app
+        .send(
+            app.client
+                .post(app.url("/auth/login"))
+                .json(&json!({"username": "auditor.zibo", "password": crate::helpers::PASSWORD})),
+        )
+        .await;
+    check(
+        "POST /auth/login anonymous".into(),
+        login.status,
+        login.status == 200,
+    );
+    covered.insert(("post", "/auth/logout".to_string()));
+    let logout = app.send(app.client.post(app.url("/auth/logout"))).await;
+    check(
+        "POST /auth/logout anonymous".into(),
+        logout.status,
+        logout.status == 401,
+    );
     // Registration last: it adds projects, which would change the list totals above.
     for (user, _, _) in ACCOUNTS {
         let register = app
@@ -243,6 +310,13 @@ async fn matrix(app: &TestApp) {
             anonymous.status,
             anonymous.status == 401,
         );
+    }
+    for (method, path) in api::http::ROUTES {
+        if !covered.contains(&(*method, path.to_string())) {
+            failures.push(format!(
+                "{method} {path} has no row in the authorization matrix: add one"
+            ));
+        }
     }
     assert!(
         failures.is_empty(),
