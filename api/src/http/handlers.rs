@@ -89,6 +89,7 @@ pub async fn login(
                 .path("/")
                 .http_only(true)
                 .same_site(actix_web::cookie::SameSite::Strict)
+                .secure(state.tls)
                 .max_age(max_age)
                 .finish(),
         );
@@ -97,6 +98,7 @@ pub async fn login(
             actix_web::cookie::Cookie::build(CSRF_COOKIE, csrf)
                 .path("/")
                 .same_site(actix_web::cookie::SameSite::Strict)
+                .secure(state.tls)
                 .max_age(max_age)
                 .finish(),
         );

@@ -72,6 +72,11 @@ async fn fresh_postgres() -> String {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, false).await
+}
+
+/// [`spawn_app`] with `HttpSettings::tls` set as given.
+pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match backend {
         Backend::Sqlite => format!(
@@ -80,7 +85,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         ),
         Backend::Postgres => fresh_postgres().await,
     };
-    let store = store::Store::connect(&url).await.expect("open the store");
+    spawn_app_on(backend, &url, dir, tls).await
+}
+
+/// The application over the store at `url` (a database of `backend`'s kind), with the test
+/// accounts created and logged in.
+pub async fn spawn_app_on(
+    backend: Backend,
+    url: &str,
+    dir: tempfile::TempDir,
+    tls: bool,
+) -> TestApp {
+    let store = store::Store::connect(url).await.expect("open the store");
     let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
     let accounts = Accounts::new(&engine.store);
     for (name, role, grant) in ACCOUNTS {
@@ -97,6 +113,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let settings = HttpSettings {
         listen: "127.0.0.1:0".to_string(),
         workers: Some(2),
+        tls,
         ..Default::default()
     };
     let app = Application::build(engine.clone(), &settings)
@@ -226,6 +243,7 @@ impl TestApp {
     pub async fn last_position(&self) -> i64 {
         self.engine.store.last_position().await.unwrap()
     }
+
 }
 
 pub fn registered_on(programme: &str) -> &'static str {

@@ -8,5 +8,6 @@ mod accounts;
 mod authorization;
 mod bad_input;
 mod concurrency;
+mod headers;
 mod openapi;
 mod walk;
