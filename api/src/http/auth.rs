@@ -117,7 +117,8 @@ impl From<AccountError> for ApiError {
                 detail: e.to_string(),
             },
             AccountError::Unknown(_) => ApiError::NotFound(e.to_string()),
-            AccountError::Database(_) | AccountError::Hash(_) => ApiError::Internal(e.to_string()),
+            AccountError::Database(e) => e.into(),
+            AccountError::Hash(_) => ApiError::Internal(e.to_string()),
             _ => ApiError::Unprocessable {
                 code: "account.invalid",
                 detail: e.to_string(),

@@ -63,7 +63,7 @@ pub enum ApiError {
     NotImplemented { code: &'static str, detail: String },
     #[error(transparent)]
     Refused(ProjectError),
-    #[error("the service is unavailable: {0}")]
+    #[error("the data store is unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,18 +71,27 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(e.to_string());
+        }
         ApiError::Internal(e.to_string())
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(format!("database: {e}"));
+        }
         ApiError::Internal(format!("database: {e}"))
     }
 }
 
 impl From<projections::ProjectionError> for ApiError {
     fn from(e: projections::ProjectionError) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(e.to_string());
+        }
         ApiError::Internal(e.to_string())
     }
 }
@@ -139,7 +148,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "auth.rate_limited",
             ApiError::NotImplemented { code, .. } => code,
             ApiError::Refused(e) => e.code(),
-            ApiError::Unavailable(_) => "service.unavailable",
+            ApiError::Unavailable(_) => "store.unavailable",
             ApiError::Internal(_) => "internal.error",
         }
     }
@@ -179,6 +188,10 @@ impl ApiError {
         let detail = match self {
             // Never show a database message to a client: it is logged instead.
             ApiError::Internal(_) => "the server failed; the error was logged".to_string(),
+            ApiError::Unavailable(_) => format!(
+                "the data store cannot be reached just now; nothing was stored; retry in {} seconds",
+                super::db::RETRY_AFTER_SECS
+            ),
             other => other.to_string(),
         };
         Problem {
@@ -220,6 +233,9 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(reason) = self {
             tracing::error!(%reason, "request failed");
         }
+        if let ApiError::Unavailable(reason) = self {
+            tracing::warn!(?reason, "store unavailable");
+        }
         problem_response(&self.problem(), self)
     }
 }
@@ -236,6 +252,9 @@ fn problem_response(problem: &Problem, error: &ApiError) -> HttpResponse {
         }
         ApiError::TooManyRequests { retry_after } => {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        ApiError::Unavailable(_) => {
+            response.insert_header((header::RETRY_AFTER, super::db::RETRY_AFTER_SECS.to_string()));
         }
         ApiError::Unauthorized(_) => {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

@@ -274,6 +274,39 @@ async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
         .json(problem)
 }
 
+/// The OpenAPI document served at `/openapi.json`: [`openapi::ApiDoc`] plus, on every operation
+/// that reads or writes the store (all but `/healthz`), the 503 `store.unavailable` answer with
+/// its `Retry-After` header.
+pub fn api_spec() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{header::Header, ContentBuilder, Object, Ref, ResponseBuilder, Type};
+    let mut spec = openapi::ApiDoc::openapi();
+    let unavailable = ResponseBuilder::new()
+        .description(
+            "`store.unavailable`: the data store cannot be reached just now; nothing was stored; \
+             retry after `Retry-After` seconds",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .header("Retry-After", Header::new(Object::with_type(Type::Integer)))
+        .build();
+    for (path, item) in spec.paths.paths.iter_mut() {
+        if path == "/healthz" {
+            continue;
+        }
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .insert("503".to_string(), unavailable.clone().into());
+        }
+    }
+    spec
+}
+
 /// The headers every response carries: `X-Content-Type-Options: nosniff`,
 /// `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON answers (they carry tokens,
 /// account and project data; unless the handler chose a policy itself), and with `tls`
@@ -334,7 +367,7 @@ impl Application {
             tls: settings.tls,
         });
         let tls = settings.tls;
-        let spec = openapi::ApiDoc::openapi();
+        let spec = api_spec();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

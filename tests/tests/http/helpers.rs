@@ -244,6 +244,14 @@ impl TestApp {
         self.engine.store.last_position().await.unwrap()
     }
 
+    /// The stored events of one project.
+    pub async fn events(&self, id: &str) -> Vec<store::StoredEvent> {
+        self.engine
+            .store
+            .read_stream("SubsidyProject", id)
+            .await
+            .unwrap()
+    }
 }
 
 pub fn registered_on(programme: &str) -> &'static str {

@@ -10,4 +10,5 @@ mod bad_input;
 mod concurrency;
 mod headers;
 mod openapi;
+mod outage;
 mod walk;
