@@ -9,6 +9,7 @@ mod authorization;
 mod bad_input;
 mod concurrency;
 mod headers;
+mod limits;
 mod openapi;
 mod outage;
 mod walk;
