@@ -487,7 +487,7 @@ impl Principal {
         if allowed.contains(&self.user.role) {
             Ok(())
         } else {
-            tracing::warn!(user = %self.user.username, role = self.user.role.as_str(), action, "refused: role not allowed");
+            tracing::warn!(user = ?self.user.username, role = self.user.role.as_str(), action, "refused: role not allowed");
             Err(ApiError::Forbidden(format!(
                 "the {} role may not {action}",
                 self.user.role.as_str()
@@ -537,7 +537,7 @@ impl FromRequest for Principal {
             if from_cookie && unsafe_method {
                 let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
                 if sent.is_none() || sent != csrf.as_deref() {
-                    tracing::warn!(user = %user.username, "refused: missing or wrong CSRF token");
+                    tracing::warn!(user = ?user.username, "refused: missing or wrong CSRF token");
                     return Err(ApiError::Forbidden(format!(
                         "a cookie session must send its CSRF token in the {CSRF_HEADER} header"
                     )));

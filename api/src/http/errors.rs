@@ -231,7 +231,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(reason) = self {
-            tracing::error!(%reason, "request failed");
+            tracing::error!(?reason, "request failed");
         }
         if let ApiError::Unavailable(reason) = self {
             tracing::warn!(?reason, "store unavailable");

@@ -57,7 +57,7 @@ pub async fn login(
     let body = body.into_inner();
     let ip = req.peer_addr().map(|a| a.ip());
     if let Err(retry_after) = state.limiter.check(&body.username, ip) {
-        tracing::warn!(username = %body.username, ?ip, "log-in rate limit reached");
+        tracing::warn!(username = ?body.username, ?ip, "log-in rate limit reached");
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let Some(user) = state
@@ -66,7 +66,7 @@ pub async fn login(
         .await?
     else {
         state.limiter.record_failure(&body.username, ip);
-        tracing::warn!(username = %body.username, ?ip, "log-in failed");
+        tracing::warn!(username = ?body.username, ?ip, "log-in failed");
         return Err(ApiError::Unauthorized(
             "wrong user name or password, or the account is disabled".into(),
         ));
@@ -167,7 +167,7 @@ pub async fn create_user(
         .accounts
         .create_user(&body.username, &body.password, body.role, &codes)
         .await?;
-    tracing::info!(admin = %principal.user.username, user = %user.username, "account created");
+    tracing::info!(admin = ?principal.user.username, user = ?user.username, "account created");
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -182,7 +182,7 @@ pub async fn disable_user(
 ) -> Result<HttpResponse> {
     principal.require_role(&[Role::Admin], "manage accounts")?;
     state.accounts.disable_user(&path).await?;
-    tracing::info!(admin = %principal.user.username, user = %path.as_str(), "account disabled");
+    tracing::info!(admin = ?principal.user.username, user = ?path.as_str(), "account disabled");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -391,7 +391,7 @@ async fn load_in_scope(
         .as_ref()
         .is_some_and(|j| principal.user.covers(j));
     if !inside {
-        tracing::warn!(user = %principal.user.username, project = id, "refused: project outside the user's jurisdictions");
+        tracing::warn!(user = ?principal.user.username, project = ?id, "refused: project outside the user's jurisdictions");
         return Err(not_found());
     }
     Ok((project, version))

@@ -10,6 +10,7 @@ mod bad_input;
 mod concurrency;
 mod headers;
 mod limits;
+mod logging;
 mod openapi;
 mod outage;
 mod walk;
