@@ -620,20 +620,25 @@ async fn run_command(
 ) -> Result<HttpResponse> {
     let action = format!("send {:?}", command.kind());
     principal.require_role(allowed_roles(&command), &action)?;
-    match (project_id, &command) {
-        (Some(id), _) => {
-            load_in_scope(state, principal, id, None).await?;
-        }
+    // The project acted on and its version now (a registration draws its id here, so that an
+    // idempotent retry after a crash acts on the same id).
+    let (id, version) = match (project_id, &command) {
+        (Some(id), _) => (
+            id.to_string(),
+            load_in_scope(state, principal, id, None).await?.1,
+        ),
         (None, ProjectCommand::RegisterProject { jurisdiction, .. }) => {
             if !principal.user.covers(jurisdiction) {
-                tracing::warn!(user = %principal.user.username, %jurisdiction, "refused: registration outside the user's jurisdictions");
+                tracing::warn!(user = ?principal.user.username, %jurisdiction, "refused: registration outside the user's jurisdictions");
                 return Err(ApiError::Forbidden(format!(
                     "you may not register projects in {jurisdiction}: it is outside your jurisdictions"
                 )));
             }
+            (uuid::Uuid::now_v7().to_string(), 0)
         }
         (None, _) => return Err(ApiError::Internal("a command without a project".into())),
-    }
+    };
+    let created = project_id.is_none();
     let expected = if_match(req)?;
     let key = idempotency_key(req)?;
     let route = format!("{} {}", req.method(), req.path());
@@ -642,37 +647,54 @@ async fn run_command(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         hex::encode(Sha256::digest(canonical.as_bytes()))
     };
-    if let Some(key) = &key {
-        match idempotency::claim(
-            &state.db,
-            &principal.user.username,
-            &route,
-            key,
-            &request_hash,
-        )
-        .await?
-        {
-            Claim::Claimed => {}
-            Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+    let claim = match &key {
+        Some(key) => {
+            let request = idempotency::Request {
+                username: &principal.user.username,
+                route: &route,
+                key,
+                request_hash: &request_hash,
+                project_id: &id,
+                project_version: version,
+            };
+            match idempotency::claim(&state.db, &state.engine.store, &request).await? {
+                Claim::Claimed(lease) => Some((request, lease)),
+                Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+            }
         }
-    }
-    let outcome = execute(state, principal, project_id, evidence, command, expected).await;
+        None => None,
+    };
+    let target = claim
+        .as_ref()
+        .map_or_else(|| id.clone(), |(_, lease)| lease.project_id.clone());
+    let outcome = execute(
+        state,
+        principal,
+        (&target, created),
+        key.as_deref(),
+        evidence,
+        command,
+        expected,
+    )
+    .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
             if matches!(e, ApiError::Internal(_) | ApiError::Unavailable(_)) {
-                // A server failure is not an answer to remember: free the key so that a retry
-                // runs the command again (nothing was stored, the store is atomic).
-                if let Some(key) = &key {
-                    idempotency::release(&state.db, &principal.user.username, &route, key).await?;
+                // A server failure is not an answer to remember: end the claim's lease so that
+                // a retry resolves it against the store (and runs the command if it did not land).
+                if let Some((request, lease)) = &claim {
+                    if let Err(release) = idempotency::release(&state.db, request, lease).await {
+                        tracing::warn!(error = ?release.to_string(), "could not end an idempotency lease; it expires by itself");
+                    }
                 }
                 return Err(e);
             }
             Outcome::from_error(&e)
         }
     };
-    if let Some(key) = &key {
-        idempotency::complete(&state.db, &principal.user.username, &route, key, &outcome).await?;
+    if let Some((request, lease)) = &claim {
+        idempotency::complete(&state.db, request, lease, &outcome).await?;
     }
     Ok(outcome.into_response(false))
 }
@@ -680,7 +702,8 @@ async fn run_command(
 async fn execute(
     state: &AppState,
     principal: &Principal,
-    project_id: Option<&str>,
+    (id, created): (&str, bool),
+    idempotency_key: Option<&str>,
     evidence: Vec<Evidence>,
     command: ProjectCommand,
     expected: Option<usize>,
@@ -690,42 +713,34 @@ async fn execute(
         evidence: evidence.into_iter().map(Into::into).collect(),
     };
     let kind = command.kind();
-    let (id, created) = match project_id {
-        Some(id) => (id.to_string(), false),
-        None => (uuid::Uuid::now_v7().to_string(), true),
-    };
     // Registration must not land on an existing id: expect version 0.
     let expected = if created { Some(0) } else { expected };
+    // The key goes into every event's metadata, so a retry after a crash can find the commit.
+    let extra = idempotency_key
+        .map(|k| (idempotency::METADATA_KEY, k.to_string()))
+        .into_iter()
+        .collect::<Vec<_>>();
     let committed = state
         .engine
-        .execute(&id, &context, command, expected)
+        .execute_with_metadata(id, &context, command, expected, &extra)
         .await
         .map_err(ApiError::from)?;
-    tracing::info!(user = %principal.user.username, project = %id, command = ?kind, version = committed.version, "command committed");
-    let result = CommandResult {
-        project_id: id.clone(),
-        version: committed.version,
-        events: committed
-            .events
-            .iter()
-            .map(|e| RecordedEvent {
-                sequence: e.sequence,
-                event_type: cqrs_es::DomainEvent::event_type(&e.payload),
-                recorded_at: e
-                    .metadata
-                    .get(store::RECORDED_AT)
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc)),
-                hash: e.metadata.get(store::HASH).cloned(),
-            })
-            .collect(),
-    };
-    Ok(Outcome {
-        status: if created { 201 } else { 200 },
-        body: serde_json::to_string(&result).map_err(|e| ApiError::Internal(e.to_string()))?,
-        etag: Some(format!("\"{}\"", committed.version)),
-        location: created.then(|| format!("/projects/{id}")),
-    })
+    tracing::info!(user = ?principal.user.username, project = ?id, command = ?kind, version = committed.version, "command committed");
+    let events = committed
+        .events
+        .iter()
+        .map(|e| RecordedEvent {
+            sequence: e.sequence,
+            event_type: cqrs_es::DomainEvent::event_type(&e.payload),
+            recorded_at: e
+                .metadata
+                .get(store::RECORDED_AT)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            hash: e.metadata.get(store::HASH).cloned(),
+        })
+        .collect();
+    idempotency::command_outcome(id, committed.version, created, events)
 }
 
 /// Register a project (officer, inside your jurisdictions). Answers 201 with `Location`.

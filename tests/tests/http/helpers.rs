@@ -244,6 +244,36 @@ impl TestApp {
         self.engine.store.last_position().await.unwrap()
     }
 
+    /// Runs one SQL statement (`?` placeholders are not supported: inline the values) on the
+    /// app's database, simulating what a crash or an operator leaves behind; returns the number
+    /// of rows touched.
+    pub async fn sql(&self, sql: &str) -> u64 {
+        let store = &self.engine.store;
+        match (store.pool_sqlite(), store.pool_postgres()) {
+            (Some(pool), _) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            (_, Some(pool)) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            _ => unreachable!("a store has one pool"),
+        }
+        .unwrap_or_else(|e| panic!("SQL failed: {sql}: {e}"))
+    }
+
+    /// The text value of the first column of the first row `sql` returns.
+    pub async fn sql_text(&self, sql: &str) -> String {
+        let store = &self.engine.store;
+        match (store.pool_sqlite(), store.pool_postgres()) {
+            (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            _ => unreachable!("a store has one pool"),
+        }
+        .unwrap_or_else(|e| panic!("SQL failed: {sql}: {e}"))
+    }
+
     /// The stored events of one project.
     pub async fn events(&self, id: &str) -> Vec<store::StoredEvent> {
         self.engine

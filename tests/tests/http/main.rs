@@ -9,6 +9,7 @@ mod authorization;
 mod bad_input;
 mod concurrency;
 mod headers;
+mod idempotency;
 mod limits;
 mod logging;
 mod openapi;
