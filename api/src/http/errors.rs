@@ -189,7 +189,8 @@ impl ApiError {
             // Never show a database message to a client: it is logged instead.
             ApiError::Internal(_) => "the server failed; the error was logged".to_string(),
             ApiError::Unavailable(_) => format!(
-                "the data store cannot be reached just now; nothing was stored; retry in {} seconds",
+                "the data store cannot be reached just now; retry in {} seconds (with the same \
+                 Idempotency-Key, a retry never runs a command twice)",
                 super::db::RETRY_AFTER_SECS
             ),
             other => other.to_string(),

@@ -282,8 +282,9 @@ pub fn api_spec() -> utoipa::openapi::OpenApi {
     let mut spec = openapi::ApiDoc::openapi();
     let unavailable = ResponseBuilder::new()
         .description(
-            "`store.unavailable`: the data store cannot be reached just now; nothing was stored; \
-             retry after `Retry-After` seconds",
+            "`store.unavailable`: the data store cannot be reached just now; retry after \
+             `Retry-After` seconds (with the same `Idempotency-Key`, a retry never runs a command \
+             twice)",
         )
         .content(
             "application/problem+json",
