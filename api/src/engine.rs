@@ -107,9 +107,27 @@ impl Engine {
         command: ProjectCommand,
         expected_version: Option<usize>,
     ) -> Result<Committed<SubsidyProject>, ExecuteError<ProjectError>> {
+        self.execute_with_metadata(project_id, context, command, expected_version, &[])
+            .await
+    }
+
+    /// [`Engine::execute`] with extra metadata on every appended event (e.g. the HTTP API's
+    /// idempotency key); the context's keys (actor, evidence, command) win over extra ones.
+    pub async fn execute_with_metadata(
+        &self,
+        project_id: &str,
+        context: &CommandContext,
+        command: ProjectCommand,
+        expected_version: Option<usize>,
+        extra: &[(&str, String)],
+    ) -> Result<Committed<SubsidyProject>, ExecuteError<ProjectError>> {
         // The actor and the evidence go into every event's metadata: checked like the command.
         domain::validate::check_context(context).map_err(ExecuteError::Rejected)?;
-        let metadata = context.to_metadata(&format!("{:?}", command.kind()));
+        let mut metadata: std::collections::HashMap<String, String> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        metadata.extend(context.to_metadata(&format!("{:?}", command.kind())));
         self.store
             .execute::<SubsidyProject>(
                 project_id,

@@ -1,11 +1,13 @@
 //! The `subsidy` application: configuration ([`engine::Settings`]), the wired [`engine::Engine`]
-//! (store + programme registry + aggregate services), the command-line interface ([`cli`]) and
-//! the invented demo data set ([`demo`]) and the HTTP API ([`http`], `subsidy serve`).
+//! (store + programme registry + aggregate services), the command-line interface ([`cli`]),
+//! the invented demo data set ([`demo`]), the HTTP API ([`http`], `subsidy serve`) and the log
+//! output ([`logging`]: one escaped line per event).
 
 pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod logging;
 pub mod reminders;
 pub mod table;
 

@@ -13,15 +13,8 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: a log file or journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // One escaped line per event, colour codes only for a terminal (api::logging).
+    api::logging::init(default_filter);
     match api::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -31,6 +31,9 @@ pub const SQLITE_FILE_NAME: &str = "subsidy.db";
 /// How long an SQLite writer waits for the database lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a PostgreSQL query waits for a pooled connection (or a new one) before giving up.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The result of a committed command.
 #[derive(Debug)]
 pub struct Committed<A: Aggregate> {
@@ -87,7 +90,9 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // While the server is down, a request gets `PoolTimedOut` after this long
+                // (callers answer "unavailable, retry") instead of hanging.
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await
                 .map_err(|source| StoreError::Connect {

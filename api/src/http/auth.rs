@@ -117,7 +117,8 @@ impl From<AccountError> for ApiError {
                 detail: e.to_string(),
             },
             AccountError::Unknown(_) => ApiError::NotFound(e.to_string()),
-            AccountError::Database(_) | AccountError::Hash(_) => ApiError::Internal(e.to_string()),
+            AccountError::Database(e) => e.into(),
+            AccountError::Hash(_) => ApiError::Internal(e.to_string()),
             _ => ApiError::Unprocessable {
                 code: "account.invalid",
                 detail: e.to_string(),
@@ -386,44 +387,90 @@ impl Accounts {
     }
 }
 
-/// A log-in attempt's identity for rate limiting: the user name and the client address.
+/// A log-in attempt's identity for the per-account limit: the user name and the client address.
 type LimiterKey = (String, Option<IpAddr>);
 
-/// Counts failed log-ins per (user name, client address) in a sliding minute. In memory: a
-/// restart forgets the counts, and several server processes would each allow the limit.
+/// Failed log-ins in a sliding minute, counted twice: per (user name, client address), so that
+/// guessing one account's password is slow while a stranger's failures elsewhere do not lock
+/// the owner out from their own address; and per client address over all names, so that one
+/// address cannot try many names either. A success clears only its own (name, address) count:
+/// logging in to an account one owns does not reset the address's count. In memory: a restart
+/// forgets the counts, and several server processes would each allow the limits. The address
+/// is the TCP peer: behind a reverse proxy every client shares the proxy's address.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<LimiterKey, Vec<Instant>>>,
+    failures: Mutex<Failures>,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
+    by_account: HashMap<LimiterKey, Vec<Instant>>,
+    by_address: HashMap<Option<IpAddr>, Vec<Instant>>,
+}
+
+/// `Err(seconds until the oldest failure leaves the window)` when `times` holds `max` or more
+/// failures of the last window (older ones are dropped).
+fn over_limit(times: &mut Vec<Instant>, now: Instant, max: usize) -> Result<(), u64> {
+    times.retain(|t| now.duration_since(*t) < LoginLimiter::WINDOW);
+    if times.len() >= max {
+        let oldest = times[times.len() - max];
+        let wait = LoginLimiter::WINDOW.saturating_sub(now.duration_since(oldest));
+        return Err(wait.as_secs().max(1));
+    }
+    Ok(())
 }
 
 impl LoginLimiter {
+    /// Failed log-ins per minute for one user name from one address.
     pub const MAX_FAILURES: usize = 5;
+    /// Failed log-ins per minute from one address, whatever the names.
+    pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
     pub const WINDOW: Duration = Duration::from_secs(60);
+    /// Above this many tracked keys, keys without a recent failure are forgotten.
+    const PRUNE_ABOVE: usize = 10_000;
 
-    /// `Err(seconds to wait)` when the limit is reached.
+    /// `Err(seconds to wait)` when either limit is reached.
     pub fn check(&self, username: &str, ip: Option<IpAddr>) -> Result<(), u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let entry = map.entry((username.to_string(), ip)).or_default();
-        entry.retain(|t| now.duration_since(*t) < Self::WINDOW);
-        if entry.len() >= Self::MAX_FAILURES {
-            let oldest = entry[0];
-            let wait = Self::WINDOW.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs().max(1));
+        let address = f.by_address.get_mut(&ip).map_or(Ok(()), |t| {
+            over_limit(t, now, Self::MAX_FAILURES_PER_ADDRESS)
+        });
+        let account = f
+            .by_account
+            .get_mut(&(username.to_string(), ip))
+            .map_or(Ok(()), |t| over_limit(t, now, Self::MAX_FAILURES));
+        match (address, account) {
+            (Err(a), Err(b)) => Err(a.max(b)),
+            (Err(wait), _) | (_, Err(wait)) => Err(wait),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     pub fn record_failure(&self, username: &str, ip: Option<IpAddr>) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((username.to_string(), ip))
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if f.by_account.len() > Self::PRUNE_ABOVE || f.by_address.len() > Self::PRUNE_ABOVE {
+            let recent = |times: &Vec<Instant>| {
+                times
+                    .last()
+                    .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
+            };
+            f.by_account.retain(|_, times| recent(times));
+            f.by_address.retain(|_, times| recent(times));
+        }
+        f.by_account
+            .entry((username.to_string(), ip))
             .or_default()
-            .push(Instant::now());
+            .push(now);
+        f.by_address.entry(ip).or_default().push(now);
     }
 
+    /// After a successful log-in: forgets that name's failures from that address (not the
+    /// address's failures on other names).
     pub fn clear(&self, username: &str, ip: Option<IpAddr>) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&(username.to_string(), ip));
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.by_account.remove(&(username.to_string(), ip));
     }
 }
 
@@ -440,7 +487,7 @@ impl Principal {
         if allowed.contains(&self.user.role) {
             Ok(())
         } else {
-            tracing::warn!(user = %self.user.username, role = self.user.role.as_str(), action, "refused: role not allowed");
+            tracing::warn!(user = ?self.user.username, role = self.user.role.as_str(), action, "refused: role not allowed");
             Err(ApiError::Forbidden(format!(
                 "the {} role may not {action}",
                 self.user.role.as_str()
@@ -490,7 +537,7 @@ impl FromRequest for Principal {
             if from_cookie && unsafe_method {
                 let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
                 if sent.is_none() || sent != csrf.as_deref() {
-                    tracing::warn!(user = %user.username, "refused: missing or wrong CSRF token");
+                    tracing::warn!(user = ?user.username, "refused: missing or wrong CSRF token");
                     return Err(ApiError::Forbidden(format!(
                         "a cookie session must send its CSRF token in the {CSRF_HEADER} header"
                     )));

@@ -59,6 +59,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     let reminders = crate::reminders::start_with_server(engine.clone())?;
     let http = super::HttpSettings {
         listen: listen.to_string(),
+        tls: tls_from_env()?,
         ..Default::default()
     };
     let app = super::Application::build(engine, &http)
@@ -88,6 +89,18 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     }
     println!("server stopped");
     Ok(())
+}
+
+/// `SUBSIDY_TLS=on|off` (default off): whether browsers reach the server over HTTPS.
+fn tls_from_env() -> anyhow::Result<bool> {
+    match std::env::var("SUBSIDY_TLS") {
+        Err(_) => Ok(false),
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" | "off" | "false" | "0" | "no" => Ok(false),
+            "on" | "true" | "1" | "yes" => Ok(true),
+            _ => anyhow::bail!("SUBSIDY_TLS must be 'on' or 'off', got {v:?}"),
+        },
+    }
 }
 
 /// `subsidy users add|list|disable`.

@@ -80,3 +80,43 @@ pub(crate) use {db_execute, db_fetch_all, db_fetch_optional};
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// How long a client should wait before retrying when the database cannot be reached
+/// (`Retry-After` of a 503 `store.unavailable`).
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether an error (or one of its sources) means the database cannot be reached just now: the
+/// server is down or restarting, the connection broke, or no connection could be had within the
+/// pool's acquire timeout. Such failures are answered 503 `store.unavailable` with
+/// `Retry-After`, not 500: nothing was stored and a retry may well succeed.
+pub fn is_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<sqlx::Error>() {
+            match e {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => return true,
+                sqlx::Error::Database(d) => {
+                    // PostgreSQL: class 08 (connection exception), 57P01–57P03 (shutting down,
+                    // crash recovery, cannot connect now), 53300 (too many connections).
+                    if let Some(code) = d.code() {
+                        if code.starts_with("08")
+                            || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                        {
+                            return true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if e.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}

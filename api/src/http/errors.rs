@@ -63,7 +63,7 @@ pub enum ApiError {
     NotImplemented { code: &'static str, detail: String },
     #[error(transparent)]
     Refused(ProjectError),
-    #[error("the service is unavailable: {0}")]
+    #[error("the data store is unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +71,9 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(e.to_string());
+        }
         match e {
             StoreError::Unstorable(u) => ApiError::Unprocessable {
                 code: "store.unstorable_value",
@@ -83,12 +86,18 @@ impl From<StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(format!("database: {e}"));
+        }
         ApiError::Internal(format!("database: {e}"))
     }
 }
 
 impl From<projections::ProjectionError> for ApiError {
     fn from(e: projections::ProjectionError) -> Self {
+        if super::db::is_unavailable(&e) {
+            return ApiError::Unavailable(e.to_string());
+        }
         ApiError::Internal(e.to_string())
     }
 }
@@ -145,7 +154,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "auth.rate_limited",
             ApiError::NotImplemented { code, .. } => code,
             ApiError::Refused(e) => e.code(),
-            ApiError::Unavailable(_) => "service.unavailable",
+            ApiError::Unavailable(_) => "store.unavailable",
             ApiError::Internal(_) => "internal.error",
         }
     }
@@ -194,6 +203,11 @@ impl ApiError {
         let detail = match self {
             // Never show a database message to a client: it is logged instead.
             ApiError::Internal(_) => "the server failed; the error was logged".to_string(),
+            ApiError::Unavailable(_) => format!(
+                "the data store cannot be reached just now; retry in {} seconds (with the same \
+                 Idempotency-Key, a retry never runs a command twice)",
+                super::db::RETRY_AFTER_SECS
+            ),
             other => other.to_string(),
         };
         Problem {
@@ -233,7 +247,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(reason) = self {
-            tracing::error!(%reason, "request failed");
+            tracing::error!(?reason, "request failed");
+        }
+        if let ApiError::Unavailable(reason) = self {
+            tracing::warn!(?reason, "store unavailable");
         }
         problem_response(&self.problem(), self)
     }
@@ -251,6 +268,9 @@ fn problem_response(problem: &Problem, error: &ApiError) -> HttpResponse {
         }
         ApiError::TooManyRequests { retry_after } => {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        ApiError::Unavailable(_) => {
+            response.insert_header((header::RETRY_AFTER, super::db::RETRY_AFTER_SECS.to_string()));
         }
         ApiError::Unauthorized(_) => {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

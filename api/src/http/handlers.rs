@@ -58,7 +58,7 @@ pub async fn login(
     let body = body.into_inner();
     let ip = req.peer_addr().map(|a| a.ip());
     if let Err(retry_after) = state.limiter.check(&body.username, ip) {
-        tracing::warn!(username = %body.username, ?ip, "log-in rate limit reached");
+        tracing::warn!(username = ?body.username, ?ip, "log-in rate limit reached");
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let Some(user) = state
@@ -67,7 +67,7 @@ pub async fn login(
         .await?
     else {
         state.limiter.record_failure(&body.username, ip);
-        tracing::warn!(username = %body.username, ?ip, "log-in failed");
+        tracing::warn!(username = ?body.username, ?ip, "log-in failed");
         return Err(ApiError::Unauthorized(
             "wrong user name or password, or the account is disabled".into(),
         ));
@@ -90,6 +90,7 @@ pub async fn login(
                 .path("/")
                 .http_only(true)
                 .same_site(actix_web::cookie::SameSite::Strict)
+                .secure(state.tls)
                 .max_age(max_age)
                 .finish(),
         );
@@ -98,6 +99,7 @@ pub async fn login(
             actix_web::cookie::Cookie::build(CSRF_COOKIE, csrf)
                 .path("/")
                 .same_site(actix_web::cookie::SameSite::Strict)
+                .secure(state.tls)
                 .max_age(max_age)
                 .finish(),
         );
@@ -166,7 +168,7 @@ pub async fn create_user(
         .accounts
         .create_user(&body.username, &body.password, body.role, &codes)
         .await?;
-    tracing::info!(admin = %principal.user.username, user = %user.username, "account created");
+    tracing::info!(admin = ?principal.user.username, user = ?user.username, "account created");
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -181,7 +183,7 @@ pub async fn disable_user(
 ) -> Result<HttpResponse> {
     principal.require_role(&[Role::Admin], "manage accounts")?;
     state.accounts.disable_user(&path).await?;
-    tracing::info!(admin = %principal.user.username, user = %path.as_str(), "account disabled");
+    tracing::info!(admin = ?principal.user.username, user = ?path.as_str(), "account disabled");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -390,7 +392,7 @@ async fn load_in_scope(
         .as_ref()
         .is_some_and(|j| principal.user.covers(j));
     if !inside {
-        tracing::warn!(user = %principal.user.username, project = id, "refused: project outside the user's jurisdictions");
+        tracing::warn!(user = ?principal.user.username, project = ?id, "refused: project outside the user's jurisdictions");
         return Err(not_found());
     }
     Ok((project, version))
@@ -619,20 +621,25 @@ async fn run_command(
 ) -> Result<HttpResponse> {
     let action = format!("send {:?}", command.kind());
     principal.require_role(allowed_roles(&command), &action)?;
-    match (project_id, &command) {
-        (Some(id), _) => {
-            load_in_scope(state, principal, id, None).await?;
-        }
+    // The project acted on and its version now (a registration draws its id here, so that an
+    // idempotent retry after a crash acts on the same id).
+    let (id, version) = match (project_id, &command) {
+        (Some(id), _) => (
+            id.to_string(),
+            load_in_scope(state, principal, id, None).await?.1,
+        ),
         (None, ProjectCommand::RegisterProject { jurisdiction, .. }) => {
             if !principal.user.covers(jurisdiction) {
-                tracing::warn!(user = %principal.user.username, %jurisdiction, "refused: registration outside the user's jurisdictions");
+                tracing::warn!(user = ?principal.user.username, %jurisdiction, "refused: registration outside the user's jurisdictions");
                 return Err(ApiError::Forbidden(format!(
                     "you may not register projects in {jurisdiction}: it is outside your jurisdictions"
                 )));
             }
+            (uuid::Uuid::now_v7().to_string(), 0)
         }
         (None, _) => return Err(ApiError::Internal("a command without a project".into())),
-    }
+    };
+    let created = project_id.is_none();
     let expected = if_match(req)?;
     let key = idempotency_key(req)?;
     let route = format!("{} {}", req.method(), req.path());
@@ -641,37 +648,54 @@ async fn run_command(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         hex::encode(Sha256::digest(canonical.as_bytes()))
     };
-    if let Some(key) = &key {
-        match idempotency::claim(
-            &state.db,
-            &principal.user.username,
-            &route,
-            key,
-            &request_hash,
-        )
-        .await?
-        {
-            Claim::Claimed => {}
-            Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+    let claim = match &key {
+        Some(key) => {
+            let request = idempotency::Request {
+                username: &principal.user.username,
+                route: &route,
+                key,
+                request_hash: &request_hash,
+                project_id: &id,
+                project_version: version,
+            };
+            match idempotency::claim(&state.db, &state.engine.store, &request).await? {
+                Claim::Claimed(lease) => Some((request, lease)),
+                Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+            }
         }
-    }
-    let outcome = execute(state, principal, project_id, evidence, command, expected).await;
+        None => None,
+    };
+    let target = claim
+        .as_ref()
+        .map_or_else(|| id.clone(), |(_, lease)| lease.project_id.clone());
+    let outcome = execute(
+        state,
+        principal,
+        (&target, created),
+        key.as_deref(),
+        evidence,
+        command,
+        expected,
+    )
+    .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
             if matches!(e, ApiError::Internal(_) | ApiError::Unavailable(_)) {
-                // A server failure is not an answer to remember: free the key so that a retry
-                // runs the command again (nothing was stored, the store is atomic).
-                if let Some(key) = &key {
-                    idempotency::release(&state.db, &principal.user.username, &route, key).await?;
+                // A server failure is not an answer to remember: end the claim's lease so that
+                // a retry resolves it against the store (and runs the command if it did not land).
+                if let Some((request, lease)) = &claim {
+                    if let Err(release) = idempotency::release(&state.db, request, lease).await {
+                        tracing::warn!(error = ?release.to_string(), "could not end an idempotency lease; it expires by itself");
+                    }
                 }
                 return Err(e);
             }
             Outcome::from_error(&e)
         }
     };
-    if let Some(key) = &key {
-        idempotency::complete(&state.db, &principal.user.username, &route, key, &outcome).await?;
+    if let Some((request, lease)) = &claim {
+        idempotency::complete(&state.db, request, lease, &outcome).await?;
     }
     Ok(outcome.into_response(false))
 }
@@ -679,7 +703,8 @@ async fn run_command(
 async fn execute(
     state: &AppState,
     principal: &Principal,
-    project_id: Option<&str>,
+    (id, created): (&str, bool),
+    idempotency_key: Option<&str>,
     evidence: Vec<Evidence>,
     command: ProjectCommand,
     expected: Option<usize>,
@@ -689,42 +714,34 @@ async fn execute(
         evidence: evidence.into_iter().map(Into::into).collect(),
     };
     let kind = command.kind();
-    let (id, created) = match project_id {
-        Some(id) => (id.to_string(), false),
-        None => (uuid::Uuid::now_v7().to_string(), true),
-    };
     // Registration must not land on an existing id: expect version 0.
     let expected = if created { Some(0) } else { expected };
+    // The key goes into every event's metadata, so a retry after a crash can find the commit.
+    let extra = idempotency_key
+        .map(|k| (idempotency::METADATA_KEY, k.to_string()))
+        .into_iter()
+        .collect::<Vec<_>>();
     let committed = state
         .engine
-        .execute(&id, &context, command, expected)
+        .execute_with_metadata(id, &context, command, expected, &extra)
         .await
         .map_err(ApiError::from)?;
-    tracing::info!(user = %principal.user.username, project = %id, command = ?kind, version = committed.version, "command committed");
-    let result = CommandResult {
-        project_id: id.clone(),
-        version: committed.version,
-        events: committed
-            .events
-            .iter()
-            .map(|e| RecordedEvent {
-                sequence: e.sequence,
-                event_type: cqrs_es::DomainEvent::event_type(&e.payload),
-                recorded_at: e
-                    .metadata
-                    .get(store::RECORDED_AT)
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc)),
-                hash: e.metadata.get(store::HASH).cloned(),
-            })
-            .collect(),
-    };
-    Ok(Outcome {
-        status: if created { 201 } else { 200 },
-        body: serde_json::to_string(&result).map_err(|e| ApiError::Internal(e.to_string()))?,
-        etag: Some(format!("\"{}\"", committed.version)),
-        location: created.then(|| format!("/projects/{id}")),
-    })
+    tracing::info!(user = ?principal.user.username, project = ?id, command = ?kind, version = committed.version, "command committed");
+    let events = committed
+        .events
+        .iter()
+        .map(|e| RecordedEvent {
+            sequence: e.sequence,
+            event_type: cqrs_es::DomainEvent::event_type(&e.payload),
+            recorded_at: e
+                .metadata
+                .get(store::RECORDED_AT)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            hash: e.metadata.get(store::HASH).cloned(),
+        })
+        .collect();
+    idempotency::command_outcome(id, committed.version, created, events)
 }
 
 /// Register a project (officer, inside your jurisdictions). Answers 201 with `Location`.

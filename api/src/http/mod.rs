@@ -24,8 +24,9 @@ use std::net::TcpListener;
 use std::pin::Pin;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use projections::ProjectsView;
 pub use tokio_util::sync::CancellationToken;
@@ -48,6 +49,10 @@ pub struct HttpSettings {
     pub token_ttl: Duration,
     /// Worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Served to browsers over HTTPS (usually through a TLS-terminating reverse proxy): adds
+    /// `Strict-Transport-Security` to every response and the `Secure` flag to the session
+    /// cookies. `subsidy serve` sets it from `SUBSIDY_TLS=on`.
+    pub tls: bool,
 }
 
 impl Default for HttpSettings {
@@ -56,6 +61,7 @@ impl Default for HttpSettings {
             listen: "127.0.0.1:8080".to_string(),
             token_ttl: Duration::from_secs(8 * 3600),
             workers: None,
+            tls: false,
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct AppState {
     pub view: tokio::sync::Mutex<ProjectsView>,
     pub limiter: LoginLimiter,
     pub token_ttl: Duration,
+    /// [`HttpSettings::tls`]: session cookies are `Secure`.
+    pub tls: bool,
 }
 
 /// Every route the server registers, as (method, OpenAPI path). The OpenAPI test checks each is
@@ -312,6 +320,43 @@ async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
         .json(problem)
 }
 
+/// The OpenAPI document served at `/openapi.json`: [`openapi::ApiDoc`], whose modifiers add
+/// the error answers of every operation (among them 503 `store.unavailable` with `Retry-After`
+/// on every operation that reads or writes the store, that is all but `/healthz`).
+pub fn api_spec() -> utoipa::openapi::OpenApi {
+    openapi::ApiDoc::openapi()
+}
+
+/// The headers every response carries: `X-Content-Type-Options: nosniff`,
+/// `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on JSON answers (they carry tokens,
+/// account and project data; unless the handler chose a policy itself), and with `tls`
+/// `Strict-Transport-Security` (one year).
+pub fn security_headers(headers: &mut HeaderMap, tls: bool) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.starts_with("application/json") || t.starts_with("application/problem+json")
+        });
+    if json && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+}
+
 /// A task that runs beside the server and stops with it (it gets the shutdown token).
 pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -339,8 +384,10 @@ impl Application {
             view: tokio::sync::Mutex::new(view),
             limiter: LoginLimiter::default(),
             token_ttl: settings.token_ttl,
+            tls: settings.tls,
         });
-        let spec = openapi::ApiDoc::openapi();
+        let tls = settings.tls;
+        let spec = api_spec();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -353,6 +400,14 @@ impl Application {
                 )
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .app_data(web::PathConfig::default().error_handler(path_error))
+                .wrap_fn(move |req, service| {
+                    let response = service.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        security_headers(response.headers_mut(), tls);
+                        Ok(response)
+                    }
+                })
                 .configure(routes)
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", spec.clone()))
                 .default_service(web::to(no_route))

@@ -46,8 +46,8 @@ impl Modify for BearerAuth {
 
 /// Completes every operation's error responses, so that the spec says what the server does:
 /// every error is `application/problem+json`; every operation may answer 400 (a path or query
-/// holding control characters, a malformed body) and 503 (the store is unreachable, with
-/// `Retry-After`); one behind authentication may answer 401; one with a body 413 and 415.
+/// holding control characters, a malformed body) and, but `/healthz`, 503 (the store is
+/// unreachable, with `Retry-After`); one behind authentication may answer 401; one with a body 413 and 415.
 struct ProblemResponses;
 
 impl Modify for ProblemResponses {
@@ -77,7 +77,7 @@ impl Modify for ProblemResponses {
             }
             RefOr::T(r.build())
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -95,7 +95,9 @@ impl Modify for ProblemResponses {
                     responses.entry(status.to_string()).or_insert(r);
                 };
                 add("400", response("the request is malformed (`request.*`): a path or query with control characters, a body that is not strict JSON or does not fit", false));
-                add("503", response("the store is unreachable (`service.unavailable`); retry after `Retry-After` seconds", true));
+                if path != "/healthz" {
+                    add("503", response("`store.unavailable`: the data store cannot be reached just now; retry after `Retry-After` seconds (with the same `Idempotency-Key`, a retry never runs a command twice)", true));
+                }
                 if secured {
                     add(
                         "401",

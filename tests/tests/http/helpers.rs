@@ -72,6 +72,11 @@ async fn fresh_postgres() -> String {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, false).await
+}
+
+/// [`spawn_app`] with `HttpSettings::tls` set as given.
+pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match backend {
         Backend::Sqlite => format!(
@@ -80,7 +85,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         ),
         Backend::Postgres => fresh_postgres().await,
     };
-    let store = store::Store::connect(&url).await.expect("open the store");
+    spawn_app_on(backend, &url, dir, tls).await
+}
+
+/// The application over the store at `url` (a database of `backend`'s kind), with the test
+/// accounts created and logged in.
+pub async fn spawn_app_on(
+    backend: Backend,
+    url: &str,
+    dir: tempfile::TempDir,
+    tls: bool,
+) -> TestApp {
+    let store = store::Store::connect(url).await.expect("open the store");
     let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
     let accounts = Accounts::new(&engine.store);
     for (name, role, grant) in ACCOUNTS {
@@ -97,6 +113,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let settings = HttpSettings {
         listen: "127.0.0.1:0".to_string(),
         workers: Some(2),
+        tls,
         ..Default::default()
     };
     let app = Application::build(engine.clone(), &settings)
@@ -225,6 +242,45 @@ impl TestApp {
 
     pub async fn last_position(&self) -> i64 {
         self.engine.store.last_position().await.unwrap()
+    }
+
+    /// Runs one SQL statement (`?` placeholders are not supported: inline the values) on the
+    /// app's database, simulating what a crash or an operator leaves behind; returns the number
+    /// of rows touched.
+    pub async fn sql(&self, sql: &str) -> u64 {
+        let store = &self.engine.store;
+        match (store.pool_sqlite(), store.pool_postgres()) {
+            (Some(pool), _) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            (_, Some(pool)) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            _ => unreachable!("a store has one pool"),
+        }
+        .unwrap_or_else(|e| panic!("SQL failed: {sql}: {e}"))
+    }
+
+    /// The text value of the first column of the first row `sql` returns.
+    pub async fn sql_text(&self, sql: &str) -> String {
+        let store = &self.engine.store;
+        match (store.pool_sqlite(), store.pool_postgres()) {
+            (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            _ => unreachable!("a store has one pool"),
+        }
+        .unwrap_or_else(|e| panic!("SQL failed: {sql}: {e}"))
+    }
+
+    /// The stored events of one project.
+    pub async fn events(&self, id: &str) -> Vec<store::StoredEvent> {
+        self.engine
+            .store
+            .read_stream("SubsidyProject", id)
+            .await
+            .unwrap()
     }
 }
 
