@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use domain::JurisdictionCode;
-use projections::ProjectsView;
 use workflows::programme::ProgrammeRegistry;
 
 use crate::engine::{Engine, Settings};
@@ -64,6 +63,26 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// The persisted read models: where each stands, and rebuilding one.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's slots: version, position, lag in events and seconds, rows.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild one projection (or all) from the whole log in its other slot while the live one
+    /// keeps serving, then swap; shows progress.
+    Rebuild {
+        /// The projection's name (all when omitted).
+        name: Option<String>,
     },
 }
 
@@ -183,7 +202,89 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = Engine::open(&settings).await?;
             crate::http::bootstrap::users(&engine, command).await
         }
+        Command::Projections { command } => {
+            let engine = Engine::open(&settings).await?;
+            projections_command(&engine, command).await
+        }
     }
+}
+
+/// `subsidy projections status|rebuild`.
+async fn projections_command(engine: &Engine, command: ProjectionsCommand) -> anyhow::Result<()> {
+    let runtime = projections::Runtime::standard(&engine.store);
+    for line in runtime.prepare().await? {
+        println!("{line}");
+    }
+    match command {
+        ProjectionsCommand::Status { json } => {
+            let statuses = runtime.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&statuses)?);
+            } else {
+                let mut t = Table::new([
+                    "projection",
+                    "slot",
+                    "state",
+                    "version",
+                    "position",
+                    "lag (events)",
+                    "lag (s)",
+                    "rows",
+                    "updated",
+                ]);
+                for s in &statuses {
+                    let state = if s.live { "live" } else { "rebuilding" };
+                    let version = if s.version == s.code_version {
+                        s.version.to_string()
+                    } else {
+                        format!("{} (code {})", s.version, s.code_version)
+                    };
+                    t.row([
+                        s.name.clone(),
+                        s.slot.clone(),
+                        state.to_string(),
+                        version,
+                        format!("{} / {}", s.position, s.head),
+                        s.lag_events.to_string(),
+                        format!("{:.1}", s.lag_seconds),
+                        s.rows.to_string(),
+                        s.updated_at.clone(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let names = match name {
+                Some(n) => vec![n],
+                None => runtime.names().into_iter().map(String::from).collect(),
+            };
+            for name in names {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg:12} [{bar:40}] {pos}/{len} events ({per_sec}, {eta})",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message(name.clone());
+                let started = std::time::Instant::now();
+                runtime
+                    .rebuild(&name, |position, head| {
+                        bar.set_length(head.max(0) as u64);
+                        bar.set_position(position.max(0) as u64);
+                    })
+                    .await?;
+                bar.finish();
+                println!(
+                    "{name}: rebuilt and swapped in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn programmes(settings: &Settings, command: ProgrammesCommand) -> anyhow::Result<()> {
@@ -289,18 +390,27 @@ async fn projects(engine: &Engine, command: ProjectsCommand) -> anyhow::Result<(
                     })
                 })
                 .transpose()?;
-            let view = ProjectsView::load(&engine.store).await?;
-            let rows: Vec<_> = view
-                .summaries()
-                .into_iter()
-                .filter(|s| {
-                    scope.as_ref().is_none_or(|scope| {
-                        JurisdictionCode::parse(&s.jurisdiction).is_ok_and(|j| scope.covers(&j))
-                    })
-                })
-                .filter(|s| programme.as_ref().is_none_or(|p| &s.programme_id == p))
-                .filter(|s| stage.is_none_or(|st| s.stage == st))
-                .collect();
+            // The persisted project list, first caught up with the log from its checkpoint.
+            let runtime = projections::Runtime::standard(&engine.store);
+            runtime.prepare().await?;
+            runtime.catch_up().await?;
+            let (slot, _) = runtime
+                .live(projections::PROJECTS)
+                .await?
+                .ok_or_else(|| anyhow!("the project list has not been built"))?;
+            let (_, rows) = projections::projects::list(
+                runtime.db(),
+                &slot,
+                &projections::projects::ListQuery {
+                    grants: None,
+                    scope,
+                    programme,
+                    stage,
+                    limit: i64::MAX,
+                    ..Default::default()
+                },
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

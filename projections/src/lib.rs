@@ -6,14 +6,22 @@
 //! Chinese description of an event), and [`deadlines::DeadlinesView`] (every project's deadline
 //! facts, from which [`deadlines::Deadline`]s and the reminders owed on a day are derived).
 //!
+//! The persisted read models live in SQL tables beside the events: [`runtime::Runtime`] keeps
+//! them caught up by position and rebuilds them blue/green; [`projects::ProjectsProjection`] is
+//! the project list and the fund ledger (`projects::list`, `projects::get`, `projects::ledger`).
+//! [`ProjectsView`] is the same fold in memory: the reference a rebuild is compared with.
+//!
 //! Projections are pure functions of the events up to a position, so replaying the whole
 //! store gives exactly what the live system shows.
 
 pub mod deadlines;
 pub mod history;
-mod projects;
+pub mod projects;
+pub mod runtime;
+pub mod sql;
 
-pub use projects::{ProjectSummary, ProjectsView};
+pub use projects::{ProjectSummary, ProjectsProjection, ProjectsView, PROJECTS};
+pub use runtime::{Runtime, SqlProjection};
 
 /// Errors of the read side.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +35,16 @@ pub enum ProjectionError {
         event_type: String,
         reason: String,
     },
+    #[error("there is no projection '{name}'; the projections are: {known}")]
+    UnknownProjection { name: String, known: String },
+    #[error("row {id} of {table} cannot be read: {reason}")]
+    UnreadableRow {
+        table: String,
+        id: String,
+        reason: String,
+    },
+    #[error("injected fault {0:?}: the batch was not committed")]
+    Fault(runtime::Fault),
 }
 
 /// A read model folded from the event log in position order.

@@ -133,3 +133,523 @@ fn summarize(id: &str, p: &SubsidyProject, version: i64, at: DateTime<Utc>) -> P
         last_recorded_at: at,
     }
 }
+
+// ------------------------------------------------------------------ the persisted read model
+
+use async_trait::async_trait;
+use domain::{JurisdictionCode, JurisdictionLevel, ProjectEvent};
+
+use crate::runtime::SqlProjection;
+use crate::sql::{Arg, Db, Tx, Val};
+
+/// The persisted project read model (projection `projects`): one row per project in
+/// `project_summaries_<slot>` (the list's columns, indexed, plus the whole aggregate state as
+/// JSON) and one row per money movement in `fund_ledger_<slot>`, each pointing at the event
+/// (global position) that caused it, so that the ledger can be read as of any position.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProjectsProjection;
+
+/// The projection's name in `projection_checkpoints`.
+pub const PROJECTS: &str = "projects";
+
+/// The columns of `project_summaries`, in the order [`summary_of_row`] reads them.
+const SUMMARY_COLUMNS: &str = "id, name, programme_id, programme_version, jurisdiction, stage, \
+     suspended, registered_on, approved_fen, paid_fen, clawback_outstanding_fen, version, \
+     last_recorded_at, last_position";
+
+#[async_trait]
+impl SqlProjection for ProjectsProjection {
+    fn name(&self) -> &'static str {
+        PROJECTS
+    }
+
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn tables(&self, slot: &str) -> Vec<String> {
+        vec![
+            format!("project_summaries_{slot}"),
+            format!("fund_ledger_{slot}"),
+        ]
+    }
+
+    fn create(&self, slot: &str) -> Vec<String> {
+        vec![
+            format!(
+                "CREATE TABLE project_summaries_{slot} (
+                    id text PRIMARY KEY,
+                    name text NOT NULL,
+                    name_folded text NOT NULL,
+                    programme_id text NOT NULL,
+                    programme_version bigint NOT NULL,
+                    jurisdiction text NOT NULL,
+                    province text NOT NULL,
+                    city text NOT NULL,
+                    stage text NOT NULL,
+                    suspended bigint NOT NULL,
+                    registered_on text,
+                    approved_fen bigint NOT NULL,
+                    paid_fen bigint NOT NULL,
+                    clawback_outstanding_fen bigint NOT NULL,
+                    version bigint NOT NULL,
+                    last_position bigint NOT NULL,
+                    last_recorded_at text NOT NULL,
+                    state text NOT NULL
+                )"
+            ),
+            format!("CREATE INDEX project_summaries_{slot}_scope ON project_summaries_{slot} (province, city, jurisdiction, name)"),
+            format!("CREATE INDEX project_summaries_{slot}_stage ON project_summaries_{slot} (stage, jurisdiction)"),
+            format!("CREATE INDEX project_summaries_{slot}_programme ON project_summaries_{slot} (programme_id, jurisdiction)"),
+            format!(
+                "CREATE TABLE fund_ledger_{slot} (
+                    position bigint PRIMARY KEY,
+                    project_id text NOT NULL,
+                    sequence bigint NOT NULL,
+                    jurisdiction text NOT NULL,
+                    province text NOT NULL,
+                    city text NOT NULL,
+                    source text NOT NULL,
+                    movement text NOT NULL,
+                    amount_fen bigint NOT NULL,
+                    on_date text NOT NULL,
+                    recorded_at text NOT NULL
+                )"
+            ),
+            format!("CREATE INDEX fund_ledger_{slot}_project ON fund_ledger_{slot} (project_id, position)"),
+            format!("CREATE INDEX fund_ledger_{slot}_scope ON fund_ledger_{slot} (province, city, jurisdiction, position)"),
+        ]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        slot: &str,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        // Each project touched by the batch is read once, folded, and written once.
+        let mut touched: BTreeMap<String, (SubsidyProject, i64, i64, DateTime<Utc>)> =
+            BTreeMap::new();
+        for event in events {
+            if event.aggregate_type != SubsidyProject::TYPE {
+                continue;
+            }
+            if !touched.contains_key(&event.aggregate_id) {
+                let rows = tx
+                    .fetch_all(
+                        &format!("SELECT state FROM project_summaries_{slot} WHERE id = ?"),
+                        &[event.aggregate_id.clone().into()],
+                    )
+                    .await?;
+                let state = match rows.first() {
+                    Some(row) => serde_json::from_str(&row[0].text()).map_err(|e| {
+                        ProjectionError::UnreadableRow {
+                            table: format!("project_summaries_{slot}"),
+                            id: event.aggregate_id.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?,
+                    None => SubsidyProject::default(),
+                };
+                touched.insert(event.aggregate_id.clone(), (state, 0, 0, event.recorded_at));
+            }
+            let decoded = decode(event)?;
+            let entry = touched
+                .get_mut(&event.aggregate_id)
+                .expect("inserted above");
+            if let Some((source, movement, amount, on)) = movement(&decoded) {
+                let jurisdiction = match &decoded {
+                    ProjectEvent::ProjectRegistered { jurisdiction, .. } => {
+                        Some(jurisdiction.clone())
+                    }
+                    _ => entry.0.jurisdiction.clone(),
+                };
+                let (j, province, city) = scope_columns(jurisdiction.as_ref());
+                tx.execute(
+                    &format!(
+                        "INSERT INTO fund_ledger_{slot} (position, project_id, sequence, jurisdiction, province, city, source, movement, amount_fen, on_date, recorded_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    &[
+                        event.global_position.into(),
+                        event.aggregate_id.clone().into(),
+                        event.sequence.into(),
+                        j.into(),
+                        province.into(),
+                        city.into(),
+                        source.into(),
+                        movement.into(),
+                        amount.into(),
+                        on.to_string().into(),
+                        store::format_recorded_at(event.recorded_at).into(),
+                    ],
+                )
+                .await?;
+            }
+            entry.0.apply(decoded);
+            entry.1 = event.sequence;
+            entry.2 = event.global_position;
+            entry.3 = event.recorded_at;
+        }
+        for (id, (project, version, position, at)) in touched {
+            let s = summarize(&id, &project, version, at);
+            let (j, province, city) = scope_columns(project.jurisdiction.as_ref());
+            let state =
+                serde_json::to_string(&project).map_err(|e| ProjectionError::UnreadableRow {
+                    table: format!("project_summaries_{slot}"),
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO project_summaries_{slot} (id, name, name_folded, programme_id, programme_version, jurisdiction, province, city, stage, suspended, registered_on, approved_fen, paid_fen, clawback_outstanding_fen, version, last_position, last_recorded_at, state) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
+                     programme_id = excluded.programme_id, programme_version = excluded.programme_version, \
+                     jurisdiction = excluded.jurisdiction, province = excluded.province, city = excluded.city, \
+                     stage = excluded.stage, suspended = excluded.suspended, registered_on = excluded.registered_on, \
+                     approved_fen = excluded.approved_fen, paid_fen = excluded.paid_fen, \
+                     clawback_outstanding_fen = excluded.clawback_outstanding_fen, version = excluded.version, \
+                     last_position = excluded.last_position, last_recorded_at = excluded.last_recorded_at, state = excluded.state"
+                ),
+                &[
+                    id.clone().into(),
+                    s.name.clone().into(),
+                    s.name.to_lowercase().into(),
+                    s.programme_id.clone().into(),
+                    i64::from(s.programme_version).into(),
+                    j.into(),
+                    province.into(),
+                    city.into(),
+                    s.stage.id().into(),
+                    Arg::I64(s.suspended as i64),
+                    Arg::OptText(s.registered_on.map(|d| d.to_string())),
+                    s.approved.0.into(),
+                    s.paid.0.into(),
+                    s.clawback_outstanding.0.into(),
+                    version.into(),
+                    position.into(),
+                    store::format_recorded_at(at).into(),
+                    state.into(),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The money movement an event records: (source, movement, amount in fen, business date).
+fn movement(event: &ProjectEvent) -> Option<(String, &'static str, i64, NaiveDate)> {
+    use ProjectEvent as E;
+    let source = |s: &workflows::programme::FundSource| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    match event {
+        E::FundsApproved {
+            source: s,
+            amount,
+            approved_on,
+        } => Some((source(s), "approved", amount.0, *approved_on)),
+        E::TrancheDisbursed {
+            source: s,
+            amount,
+            paid_on,
+            ..
+        } => Some((source(s), "tranche", amount.0, *paid_on)),
+        E::FundsSettled {
+            source: s,
+            amount,
+            settled_on,
+        } => Some((source(s), "settlement", amount.0, *settled_on)),
+        E::ClawbackOrdered {
+            source: s,
+            amount,
+            ordered_on,
+            ..
+        } => Some((source(s), "clawback_ordered", amount.0, *ordered_on)),
+        E::ClawbackSettled {
+            source: s,
+            amount,
+            settled_on,
+        } => Some((source(s), "clawback_settled", amount.0, *settled_on)),
+        _ => None,
+    }
+}
+
+/// (jurisdiction, its province, its city) as stored; a province's city column is empty.
+fn scope_columns(j: Option<&JurisdictionCode>) -> (String, String, String) {
+    match j {
+        Some(j) => (
+            j.to_string(),
+            j.province().to_string(),
+            j.city().map(|c| c.to_string()).unwrap_or_default(),
+        ),
+        None => Default::default(),
+    }
+}
+
+/// The condition "the row's jurisdiction lies inside `code`" and its argument.
+fn inside(code: &JurisdictionCode) -> (&'static str, Arg) {
+    match code.level() {
+        JurisdictionLevel::Province => ("province = ?", code.as_str().into()),
+        JurisdictionLevel::City => ("city = ?", code.as_str().into()),
+        JurisdictionLevel::County => ("jurisdiction = ?", code.as_str().into()),
+    }
+}
+
+/// How the project list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Jurisdiction, then name, then id (the default).
+    #[default]
+    Jurisdiction,
+    Name,
+    RegisteredOn,
+    RegisteredOnDesc,
+    PaidDesc,
+    RecentlyChanged,
+}
+
+impl SortOrder {
+    pub const ALL: [(&'static str, SortOrder); 6] = [
+        ("jurisdiction", SortOrder::Jurisdiction),
+        ("name", SortOrder::Name),
+        ("registered_on", SortOrder::RegisteredOn),
+        ("-registered_on", SortOrder::RegisteredOnDesc),
+        ("-paid_fen", SortOrder::PaidDesc),
+        ("-last_recorded_at", SortOrder::RecentlyChanged),
+    ];
+
+    pub fn parse(s: &str) -> Option<SortOrder> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, o)| *o)
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            SortOrder::Jurisdiction => "jurisdiction, name, id",
+            SortOrder::Name => "name, id",
+            SortOrder::RegisteredOn => "registered_on, id",
+            SortOrder::RegisteredOnDesc => "registered_on DESC, id",
+            SortOrder::PaidDesc => "paid_fen DESC, id",
+            SortOrder::RecentlyChanged => "last_position DESC",
+        }
+    }
+}
+
+/// A query of the project list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// The reader's grants: a project is listed only inside one of them (an empty list gives
+    /// nothing). `None`: no restriction (the CLI, run by the operator of the database).
+    pub grants: Option<Vec<JurisdictionCode>>,
+    /// Narrows to a subtree (province, city or county).
+    pub scope: Option<JurisdictionCode>,
+    pub programme: Option<String>,
+    pub stage: Option<Stage>,
+    /// Case-insensitive substring of the name or the id.
+    pub text: Option<String>,
+    /// Keep only these ids (or, with `exclude_ids`, drop them).
+    pub ids: Option<Vec<String>>,
+    pub exclude_ids: bool,
+    pub sort: SortOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Reads the live project list: (total matching, the page).
+pub async fn list(
+    db: &Db,
+    slot: &str,
+    q: &ListQuery,
+) -> Result<(i64, Vec<ProjectSummary>), ProjectionError> {
+    let mut conditions: Vec<String> = vec!["1 = 1".to_string()];
+    let mut args: Vec<Arg> = Vec::new();
+    if let Some(grants) = &q.grants {
+        if grants.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let mut grant_terms = Vec::new();
+        for g in grants {
+            let (cond, arg) = inside(g);
+            grant_terms.push(cond.to_string());
+            args.push(arg);
+        }
+        conditions.push(format!("({})", grant_terms.join(" OR ")));
+    }
+    if let Some(scope) = &q.scope {
+        let (cond, arg) = inside(scope);
+        conditions.push(cond.to_string());
+        args.push(arg);
+    }
+    if let Some(p) = &q.programme {
+        conditions.push("programme_id = ?".into());
+        args.push(p.as_str().into());
+    }
+    if let Some(stage) = q.stage {
+        conditions.push("stage = ?".into());
+        args.push(stage.id().into());
+    }
+    if let Some(text) = &q.text {
+        let pattern = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        conditions.push("(name_folded LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')".into());
+        args.push(pattern.clone().into());
+        args.push(pattern.into());
+    }
+    if let Some(ids) = &q.ids {
+        if ids.is_empty() {
+            if !q.exclude_ids {
+                return Ok((0, Vec::new()));
+            }
+        } else {
+            let marks = vec!["?"; ids.len()].join(", ");
+            conditions.push(format!(
+                "id {}IN ({marks})",
+                if q.exclude_ids { "NOT " } else { "" }
+            ));
+            args.extend(ids.iter().map(|i| Arg::from(i.as_str())));
+        }
+    }
+    let filter = conditions.join(" AND ");
+    let total = db
+        .fetch_all(
+            &format!("SELECT COUNT(*) FROM project_summaries_{slot} WHERE {filter}"),
+            &args,
+        )
+        .await?
+        .first()
+        .map(|r| r[0].i64())
+        .unwrap_or(0);
+    let mut page_args = args.clone();
+    page_args.push(q.limit.into());
+    page_args.push(q.offset.into());
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM project_summaries_{slot} WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
+                q.sort.sql()
+            ),
+            &page_args,
+        )
+        .await?;
+    Ok((total, rows.iter().map(|r| summary_of_row(r)).collect()))
+}
+
+/// One project's summary and aggregate state from the live table.
+pub async fn get(
+    db: &Db,
+    slot: &str,
+    id: &str,
+) -> Result<Option<(ProjectSummary, SubsidyProject)>, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            &format!("SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} WHERE id = ?"),
+            &[id.into()],
+        )
+        .await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let state =
+        serde_json::from_str(&row[14].text()).map_err(|e| ProjectionError::UnreadableRow {
+            table: format!("project_summaries_{slot}"),
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some((summary_of_row(row), state)))
+}
+
+/// Every row of the live summaries table, ordered by id (for comparisons with a rebuild).
+pub async fn all_rows(db: &Db, slot: &str) -> Result<Vec<Vec<Val>>, ProjectionError> {
+    db.fetch_all(
+        &format!("SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} ORDER BY id"),
+        &[],
+    )
+    .await
+}
+
+/// Every row of the live ledger table, in position order.
+pub async fn all_ledger_rows(db: &Db, slot: &str) -> Result<Vec<Vec<Val>>, ProjectionError> {
+    db.fetch_all(
+        &format!(
+            "SELECT position, project_id, sequence, jurisdiction, province, city, source, movement, amount_fen, on_date, recorded_at FROM fund_ledger_{slot} ORDER BY position"
+        ),
+        &[],
+    )
+    .await
+}
+
+/// One money movement of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    pub position: i64,
+    pub project_id: String,
+    pub sequence: i64,
+    pub source: String,
+    pub movement: String,
+    pub amount_fen: i64,
+    pub on_date: String,
+    pub recorded_at: String,
+}
+
+/// A project's ledger, as of `position` (all of it with `i64::MAX`).
+pub async fn ledger(
+    db: &Db,
+    slot: &str,
+    project_id: &str,
+    position: i64,
+) -> Result<Vec<LedgerEntry>, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT position, project_id, sequence, source, movement, amount_fen, on_date, recorded_at FROM fund_ledger_{slot} \
+                 WHERE project_id = ? AND position <= ? ORDER BY position"
+            ),
+            &[project_id.into(), position.into()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LedgerEntry {
+            position: r[0].i64(),
+            project_id: r[1].text(),
+            sequence: r[2].i64(),
+            source: r[3].text(),
+            movement: r[4].text(),
+            amount_fen: r[5].i64(),
+            on_date: r[6].text(),
+            recorded_at: r[7].text(),
+        })
+        .collect())
+}
+
+fn summary_of_row(r: &[Val]) -> ProjectSummary {
+    let stage = Stage::from_id(&r[5].text()).unwrap_or_default();
+    ProjectSummary {
+        id: r[0].text(),
+        name: r[1].text(),
+        programme_id: r[2].text(),
+        programme_version: u32::try_from(r[3].i64()).unwrap_or_default(),
+        jurisdiction: r[4].text(),
+        stage,
+        stage_label: stage.label_zh(),
+        suspended: r[6].i64() != 0,
+        registered_on: r[7].opt_text().and_then(|d| d.parse().ok()),
+        approved: Fen(r[8].i64()),
+        paid: Fen(r[9].i64()),
+        clawback_outstanding: Fen(r[10].i64()),
+        version: r[11].i64(),
+        last_recorded_at: DateTime::parse_from_rfc3339(&r[12].text())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    }
+}

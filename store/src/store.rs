@@ -42,6 +42,9 @@ pub struct Committed<A: Aggregate> {
     pub version: usize,
     /// The events appended, with the metadata as stored (`recorded_at`, `prev_hash`, `hash`).
     pub events: Vec<EventEnvelope<A>>,
+    /// The global position of the last event appended (0 when the command produced none): a
+    /// reader that has caught up to it sees the command's effect (read-your-writes).
+    pub position: i64,
 }
 
 /// The event store: a SQLite file or a PostgreSQL database holding the `events` table, with a
@@ -51,6 +54,9 @@ pub struct Store {
     backend: Backend,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Vec<Arc<dyn EventUpcaster>>>,
+    /// The highest position this process has committed: projection runners in the same process
+    /// wake on it (other processes' commits reach them by PostgreSQL NOTIFY or polling).
+    commits: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,6 +164,7 @@ impl Store {
             backend,
             clock: Arc::new(SystemClock),
             upcasters: Arc::new(Vec::new()),
+            commits: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -252,6 +259,7 @@ impl Store {
             return Ok(Committed {
                 version: loaded_version,
                 events: Vec::new(),
+                position: 0,
             });
         }
         let mut envelopes = event_store
@@ -272,9 +280,61 @@ impl Store {
                     .map_err(|e| ExecuteError::Store(StoreError::Deserialization(Box::new(e))))?;
             }
         }
+        let position = self
+            .position_of(A::TYPE, aggregate_id, version as i64)
+            .await
+            .map_err(ExecuteError::Store)?;
+        self.commits.send_if_modified(|last| {
+            let newer = position > *last;
+            if newer {
+                *last = position;
+            }
+            newer
+        });
         Ok(Committed {
             version,
             events: envelopes,
+            position,
+        })
+    }
+
+    /// Subscribes to this process's commits: the value is the highest position committed by
+    /// this `Store` (and its clones) so far.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.commits.subscribe()
+    }
+
+    /// The global position of one stored event.
+    async fn position_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<i64, StoreError> {
+        let position: Option<i64> = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT global_position FROM events WHERE aggregate_type = ? AND aggregate_id = ? AND sequence = ?",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(sequence)
+            .fetch_one(pool)
+            .await,
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT global_position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(sequence)
+            .fetch_one(pool)
+            .await,
+        }
+        .map_err(StoreError::db("reading the position of a committed event"))?;
+        position.ok_or_else(|| StoreError::CorruptEvent {
+            aggregate_type: aggregate_type.to_string(),
+            aggregate_id: aggregate_id.to_string(),
+            sequence,
+            reason: "it has no global position".to_string(),
         })
     }
 

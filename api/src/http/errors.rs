@@ -65,6 +65,9 @@ pub enum ApiError {
     Refused(ProjectError),
     #[error("the data store is unavailable: {0}")]
     Unavailable(String),
+    /// A read asked for a position the read model has not reached within the wait.
+    #[error("{0}")]
+    Behind(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -155,6 +158,7 @@ impl ApiError {
             ApiError::NotImplemented { code, .. } => code,
             ApiError::Refused(e) => e.code(),
             ApiError::Unavailable(_) => "store.unavailable",
+            ApiError::Behind(_) => "projection.behind",
             ApiError::Internal(_) => "internal.error",
         }
     }
@@ -175,6 +179,7 @@ impl ApiError {
             ApiError::Refused(e) if e.is_finance_rule() => "Refused by a finance-discipline rule",
             ApiError::Refused(_) => "Refused by a project rule",
             ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Behind(_) => "Not caught up yet",
             ApiError::Internal(_) => "Internal server error",
         }
     }
@@ -240,7 +245,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             ApiError::Refused(e) => refusal_status(e),
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Behind(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -271,6 +276,9 @@ fn problem_response(problem: &Problem, error: &ApiError) -> HttpResponse {
         }
         ApiError::Unavailable(_) => {
             response.insert_header((header::RETRY_AFTER, super::db::RETRY_AFTER_SECS.to_string()));
+        }
+        ApiError::Behind(_) => {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         ApiError::Unauthorized(_) => {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

@@ -244,15 +244,26 @@ pub struct ListQuery {
     pub overdue: Option<bool>,
     /// Text search in the name and id (case-insensitive).
     pub q: Option<String>,
+    /// Order: `jurisdiction` (default: jurisdiction, name), `name`, `registered_on`,
+    /// `-registered_on`, `-paid_fen`, `-last_recorded_at` (most recently changed first).
+    pub sort: Option<String>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<usize>,
     /// Projects to skip (default 0).
     pub offset: Option<usize>,
+    /// Read-your-writes: wait (up to 5 s) until the list includes every event up to this
+    /// global position (a command's answer carries it as `position`).
+    pub min_position: Option<i64>,
 }
 
-/// Projects in your jurisdictions, filtered and paged.
+/// How long a read waits for `min_position` before answering 503 `projection.behind`.
+const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Projects in your jurisdictions, filtered and paged, from the persisted project list. The
+/// answer's `X-Projection-Position` header says up to which global position it is complete.
 #[utoipa::path(get, path = "/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ProjectPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = ProjectPage, headers(("X-Projection-Position" = i64, description = "the list includes every event up to this position"))),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_projects(
     state: web::Data<AppState>,
     principal: Principal,
@@ -313,49 +324,64 @@ pub async fn list_projects(
         return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
     }
     let offset = query.offset.unwrap_or(0);
-    let needle = query.q.as_deref().map(str::to_lowercase);
-    let summaries = {
-        let mut view = state.view.lock().await;
-        view.catch_up(&state.engine.store).await?;
-        view.summaries()
+    let sort = match query.sort.as_deref() {
+        None => projections::projects::SortOrder::default(),
+        Some(s) => projections::projects::SortOrder::parse(s).ok_or_else(|| {
+            bad(format!(
+                "unknown sort '{s}'; sorts are: {}",
+                projections::projects::SortOrder::ALL
+                    .map(|(n, _)| n)
+                    .join(", ")
+            ))
+        })?,
     };
-    let user = &principal.user;
-    let matching: Vec<_> = summaries
-        .into_iter()
-        .filter(|s| {
-            JurisdictionCode::parse(&s.jurisdiction)
-                .is_ok_and(|j| user.covers(&j) && scope.as_ref().is_none_or(|sc| sc.covers(&j)))
-        })
-        .filter(|s| {
-            query
-                .programme
-                .as_ref()
-                .is_none_or(|p| &s.programme_id == p)
-        })
-        .filter(|s| stage.is_none_or(|st| s.stage == st))
-        .filter(|s| match (&overdue_ids, query.overdue) {
-            (Some(ids), Some(wanted)) => ids.contains(&s.id) == wanted,
-            _ => true,
-        })
-        .filter(|s| {
-            needle.as_ref().is_none_or(|n| {
-                s.name.to_lowercase().contains(n) || s.id.to_lowercase().contains(n)
-            })
-        })
-        .collect();
-    let total = matching.len();
-    let items = matching
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(ProjectListItem::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(ProjectPage {
-        total,
-        limit,
-        offset,
-        items,
-    }))
+    let (slot, position, reached) = state
+        .projections
+        .wait_for(
+            projections::PROJECTS,
+            query.min_position.unwrap_or(0),
+            READ_YOUR_WRITES_WAIT,
+        )
+        .await
+        .map_err(projection_error)?;
+    if !reached {
+        return Err(ApiError::Behind(format!(
+            "the project list has reached position {position}, not yet {}; retry shortly",
+            query.min_position.unwrap_or(0)
+        )));
+    }
+    let list_query = projections::projects::ListQuery {
+        grants: Some(principal.user.jurisdictions.clone()),
+        scope,
+        programme: query.programme.clone(),
+        stage,
+        text: query.q.clone().filter(|q| !q.is_empty()),
+        ids: overdue_ids.map(|ids| ids.into_iter().collect()),
+        exclude_ids: query.overdue == Some(false),
+        sort,
+        limit: limit as i64,
+        offset: offset as i64,
+    };
+    let (total, rows) = projections::projects::list(state.projections.db(), &slot, &list_query)
+        .await
+        .map_err(projection_error)?;
+    let items = rows.into_iter().map(ProjectListItem::from).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", position.to_string()))
+        .json(ProjectPage {
+            total: total as usize,
+            limit,
+            offset,
+            items,
+        }))
+}
+
+/// A read-model failure: the database down is 503, anything else a server error.
+fn projection_error(e: projections::ProjectionError) -> ApiError {
+    match e {
+        projections::ProjectionError::Store(e) => e.into(),
+        other => ApiError::Internal(other.to_string()),
+    }
 }
 
 /// `?as_of=` on reads.
@@ -741,7 +767,7 @@ async fn execute(
             hash: e.metadata.get(store::HASH).cloned(),
         })
         .collect();
-    idempotency::command_outcome(id, committed.version, created, events)
+    idempotency::command_outcome(id, committed.version, committed.position, created, events)
 }
 
 /// Register a project (officer, inside your jurisdictions). Answers 201 with `Location`.

@@ -171,7 +171,13 @@ pub async fn claim(db: &Db, store: &Store, request: &Request<'_>) -> Result<Clai
     if let Some(last) = committed.last() {
         let created = committed[0].sequence == 1;
         let events = committed.iter().map(recorded_event).collect();
-        let outcome = command_outcome(&project_id, last.sequence as usize, created, events)?;
+        let outcome = command_outcome(
+            &project_id,
+            last.sequence as usize,
+            last.global_position,
+            created,
+            events,
+        )?;
         // Conditional on the dead claimant, so a concurrent resolver's identical answer stays.
         db_execute!(
             db,
@@ -231,12 +237,14 @@ fn recorded_event(e: &StoredEvent) -> RecordedEvent {
 pub fn command_outcome(
     project_id: &str,
     version: usize,
+    position: i64,
     created: bool,
     events: Vec<RecordedEvent>,
 ) -> Result<Outcome, ApiError> {
     let result = CommandResult {
         project_id: project_id.to_string(),
         version,
+        position,
         events,
     };
     Ok(Outcome {

@@ -2,7 +2,7 @@
 //!
 //! Main types: [`Application`] (binds the listener, exposes [`Application::port`], runs the
 //! server and its background tasks until SIGINT/SIGTERM or [`Application::shutdown_token`] is
-//! cancelled), [`HttpSettings`], [`AppState`] (engine, accounts, the project list view, the
+//! cancelled), [`HttpSettings`], [`AppState`] (engine, accounts, the projection runtime, the
 //! log-in limiter), [`auth::Accounts`] / [`auth::Role`] / [`auth::Principal`],
 //! [`errors::ApiError`] (RFC 9457 problem documents) and [`openapi::ApiDoc`].
 //!
@@ -28,7 +28,6 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{web, App, HttpRequest, HttpServer};
-use projections::ProjectsView;
 pub use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -71,8 +70,9 @@ pub struct AppState {
     pub engine: Engine,
     pub accounts: Accounts,
     pub db: db::Db,
-    /// The project list, caught up from the store by position before each list request.
-    pub view: tokio::sync::Mutex<ProjectsView>,
+    /// The persisted read models (project list, fund ledger), kept caught up by a background
+    /// runner of this server; reads may wait for a position (read-your-writes).
+    pub projections: std::sync::Arc<projections::Runtime>,
     pub limiter: LoginLimiter,
     pub token_ttl: Duration,
     /// [`HttpSettings::tls`]: session cookies are `Secure`.
@@ -374,14 +374,22 @@ impl Application {
     pub async fn build(engine: Engine, settings: &HttpSettings) -> std::io::Result<Self> {
         let listener = TcpListener::bind(&settings.listen)?;
         let port = listener.local_addr()?.port();
-        let view = ProjectsView::load(&engine.store)
+        // The read models: created on the first start (built from the log once), rebuilt in
+        // the other slot when their code version changed (the old one serves meanwhile), and
+        // otherwise only caught up from their checkpoints, in the background.
+        let runtime = std::sync::Arc::new(projections::Runtime::standard(&engine.store));
+        for line in runtime
+            .prepare()
             .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+        {
+            tracing::info!("projections: {line}");
+        }
         let state = web::Data::new(AppState {
             accounts: Accounts::new(&engine.store),
             db: db::Db::of(&engine.store),
             engine: engine.clone(),
-            view: tokio::sync::Mutex::new(view),
+            projections: runtime.clone(),
             limiter: LoginLimiter::default(),
             token_ttl: settings.token_ttl,
             tls: settings.tls,
@@ -418,13 +426,17 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self {
+        let mut app = Self {
             port,
             server,
             engine,
             shutdown: CancellationToken::new(),
             background: Vec::new(),
-        })
+        };
+        app.spawn_background(move |token| async move {
+            runtime.run(token.cancelled_owned()).await;
+        });
+        Ok(app)
     }
 
     pub fn port(&self) -> u16 {

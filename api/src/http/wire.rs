@@ -328,6 +328,9 @@ command_body!(
 pub struct CommandResult {
     pub project_id: String,
     pub version: usize,
+    /// The global position of the last event recorded (0 when the command recorded none):
+    /// pass it as `min_position` to a read to see the command's effect there.
+    pub position: i64,
     pub events: Vec<RecordedEvent>,
 }
 

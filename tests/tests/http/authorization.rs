@@ -183,7 +183,7 @@ async fn matrix(app: &TestApp) {
         }
     }
     for (user, role, _) in ACCOUNTS {
-        let list = app.get(user, "/projects").await;
+        let list = app.list(user, "").await;
         let expected = if role.as_str() == "admin" { 403 } else { 200 };
         check(
             format!("GET /projects as {user}"),

@@ -240,6 +240,18 @@ impl TestApp {
         body["project_id"].as_str().unwrap().to_string()
     }
 
+    /// `GET /projects?{query}` as `user`, reading its own writes: it asks for the store's last
+    /// position as `min_position`.
+    pub async fn list(&self, user: &str, query: &str) -> Reply {
+        let position = self.last_position().await;
+        let sep = if query.is_empty() { "" } else { "&" };
+        self.get(
+            user,
+            &format!("/projects?{query}{sep}min_position={position}"),
+        )
+        .await
+    }
+
     pub async fn last_position(&self) -> i64 {
         self.engine.store.last_position().await.unwrap()
     }

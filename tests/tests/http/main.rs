@@ -15,4 +15,5 @@ mod limits;
 mod logging;
 mod openapi;
 mod outage;
+mod read_your_writes;
 mod walk;

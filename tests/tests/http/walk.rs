@@ -227,9 +227,9 @@ async fn walk(app: &TestApp, programme_id: &str) {
     assert_eq!(entries[0]["evidence"][0]["reference"], "示例文〔2021〕1号");
     assert!(entries.iter().any(|e| e["actor"] == "supervisor.zibo"));
     let page = app
-        .get(
+        .list(
             "auditor.zibo",
-            &format!("/projects?programme={programme_id}&stage=closed"),
+            &format!("programme={programme_id}&stage=closed"),
         )
         .await;
     assert_eq!(page.status, 200);
@@ -245,7 +245,7 @@ async fn every_shipped_programme_walks_from_registration_to_closing() {
             walk(&app, programme).await;
         }
         // The state as of the start of time is an unregistered project: 404.
-        let page = app.get("auditor.zibo", "/projects?limit=1").await;
+        let page = app.list("auditor.zibo", "limit=1").await;
         let id = page.body["items"][0]["id"].as_str().unwrap().to_string();
         let early = app
             .get(
@@ -254,12 +254,10 @@ async fn every_shipped_programme_walks_from_registration_to_closing() {
             )
             .await;
         assert_eq!(early.status, 404);
-        let paged = app.get("auditor.zibo", "/projects?limit=2&offset=1").await;
+        let paged = app.list("auditor.zibo", "limit=2&offset=1").await;
         assert_eq!(paged.body["total"], 3);
         assert_eq!(paged.body["items"].as_array().unwrap().len(), 2);
-        let searched = app
-            .get("auditor.zibo", "/projects?q=%E6%B5%8B%E8%AF%95")
-            .await;
+        let searched = app.list("auditor.zibo", "q=%E6%B5%8B%E8%AF%95").await;
         assert_eq!(searched.body["total"], 3);
     }
 }
