@@ -211,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `subsidy projections status|rebuild`.
 async fn projections_command(engine: &Engine, command: ProjectionsCommand) -> anyhow::Result<()> {
-    let runtime = projections::Runtime::standard(&engine.store);
+    let runtime = engine.projections();
     for line in runtime.prepare().await? {
         println!("{line}");
     }
@@ -391,7 +391,7 @@ async fn projects(engine: &Engine, command: ProjectsCommand) -> anyhow::Result<(
                 })
                 .transpose()?;
             // The persisted project list, first caught up with the log from its checkpoint.
-            let runtime = projections::Runtime::standard(&engine.store);
+            let runtime = engine.projections();
             runtime.prepare().await?;
             runtime.catch_up().await?;
             let (slot, _) = runtime

@@ -95,6 +95,11 @@ impl Engine {
         }
     }
 
+    /// The runtime of the persisted read models over this engine's store.
+    pub fn projections(&self) -> projections::Runtime {
+        projections::Runtime::standard(&self.store, self.programmes(), self.services.calendar)
+    }
+
     pub fn programmes(&self) -> &ProgrammeRegistry {
         &self.services.programmes
     }

@@ -65,7 +65,7 @@ pub struct ProjectDeadlines {
 }
 
 /// What one project contributes to the view.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
 pub struct ProjectDeadlineState {
     pub name: String,
     pub jurisdiction: Option<JurisdictionCode>,
@@ -74,6 +74,7 @@ pub struct ProjectDeadlineState {
     pub officials: BTreeMap<OfficialRole, Official>,
     pub facts: ProjectFacts,
     /// The latest business date seen, used to date undated events.
+    #[serde(default)]
     last_date: Option<NaiveDate>,
 }
 
@@ -510,66 +511,84 @@ pub fn plan_reminders(
                 u.id, u.nominal_due, u.reason
             ));
         }
-        let rules = programme.reminders;
         for d in set
             .deadlines
             .into_iter()
             .filter(|d| d.deadline.status.is_open())
         {
-            let owed = match reminders_due(
-                &d.deadline,
-                rules.days_before,
-                rules.escalate_overdue_to,
-                calendar,
-                today,
-            ) {
-                Ok(owed) => owed,
-                Err(e) => {
-                    plan.problems
-                        .push(format!("project {id}, deadline {}: {e}", d.deadline.id));
-                    continue;
-                }
-            };
-            for (kind, roles) in owed {
-                let (officials, missing) = state.officials_for(&roles);
-                for role in missing {
-                    plan.problems.push(format!(
-                        "project {id}, deadline {}: no {} ({role:?}) assigned, the {} reminder cannot be sent",
-                        d.deadline.id,
-                        role.label_zh(),
-                        kind.id()
-                    ));
-                }
-                let due = d.deadline.due_on.unwrap_or(today);
-                let reason = match kind {
-                    ReminderKind::Before => format!(
-                        "due {due}, reminded from {} working day(s) before",
-                        rules.days_before
-                    ),
-                    ReminderKind::DueToday => format!("due today ({due})"),
-                    ReminderKind::Overdue => format!("overdue since {due}"),
-                    ReminderKind::Escalation => {
-                        format!("overdue since {due}, escalated to the official in charge")
-                    }
-                };
-                let mut seen: Vec<String> = Vec::new();
-                for recipient in officials {
-                    // One reminder per address, even if one person holds two roles.
-                    let address = recipient.email.to_lowercase();
-                    if seen.contains(&address) {
-                        continue;
-                    }
-                    seen.push(address);
-                    plan.reminders.push(DueReminder {
-                        kind,
-                        recipient,
-                        deadline: d.clone(),
-                        reason: format!("{}: {}", d.deadline.explanation, reason),
-                    });
-                }
-            }
+            push_reminders(&mut plan, id, state, &programme, calendar, today, d);
         }
     }
+    sort_plan(&mut plan);
+    plan
+}
+
+/// The reminders one open deadline owes on `today`, added to `plan` (problems too).
+fn push_reminders(
+    plan: &mut ReminderPlan,
+    id: &str,
+    state: &ProjectDeadlineState,
+    programme: &Programme,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+    d: Deadline,
+) {
+    let rules = &programme.reminders;
+    let owed = match reminders_due(
+        &d.deadline,
+        rules.days_before,
+        rules.escalate_overdue_to,
+        calendar,
+        today,
+    ) {
+        Ok(owed) => owed,
+        Err(e) => {
+            plan.problems
+                .push(format!("project {id}, deadline {}: {e}", d.deadline.id));
+            return;
+        }
+    };
+    for (kind, roles) in owed {
+        let (officials, missing) = state.officials_for(&roles);
+        for role in missing {
+            plan.problems.push(format!(
+                "project {id}, deadline {}: no {} ({role:?}) assigned, the {} reminder cannot be sent",
+                d.deadline.id,
+                role.label_zh(),
+                kind.id()
+            ));
+        }
+        let due = d.deadline.due_on.unwrap_or(today);
+        let reason = match kind {
+            ReminderKind::Before => format!(
+                "due {due}, reminded from {} working day(s) before",
+                rules.days_before
+            ),
+            ReminderKind::DueToday => format!("due today ({due})"),
+            ReminderKind::Overdue => format!("overdue since {due}"),
+            ReminderKind::Escalation => {
+                format!("overdue since {due}, escalated to the official in charge")
+            }
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for recipient in officials {
+            // One reminder per address, even if one person holds two roles.
+            let address = recipient.email.to_lowercase();
+            if seen.contains(&address) {
+                continue;
+            }
+            seen.push(address);
+            plan.reminders.push(DueReminder {
+                kind,
+                recipient,
+                deadline: d.clone(),
+                reason: format!("{}: {}", d.deadline.explanation, reason),
+            });
+        }
+    }
+}
+
+fn sort_plan(plan: &mut ReminderPlan) {
     plan.reminders.sort_by(|a, b| {
         (
             a.deadline.deadline.due_on,
@@ -586,5 +605,315 @@ pub fn plan_reminders(
                 &b.recipient.email,
             ))
     });
-    plan
+}
+
+// ------------------------------------------------------------------ the persisted read model
+
+/// The date the persisted deadlines are derived as of: every recorded fact counts, and report
+/// slots are generated to the end of their schedule. The day's status is computed when read.
+const HORIZON: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 30) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// The persisted deadlines (projection `deadlines`): per project its deadline facts and
+/// officials (`deadline_projects_<slot>`), and every deadline of every project with its due
+/// date, the date it was met and the date the project ended (`project_deadlines_<slot>`,
+/// indexed by due date), derived again only when the project's events change. Whether a
+/// deadline is upcoming, due or overdue is decided from the date when it is read, so that the
+/// reminder scan and `?overdue=true` are index range queries.
+///
+/// The derivation counts every recorded fact as having happened: a deadline met by a fact dated
+/// after the day asked is still open that day (its `met_on` lies ahead), but a suspension or an
+/// anchor recorded ahead of its date already moves or creates deadlines. The in-memory fold
+/// ([`DeadlinesView`]) applies the strict "as of the day" rule and stays the reference.
+pub struct DeadlinesProjection {
+    programmes: Arc<ProgrammeRegistry>,
+    calendar: &'static WorkingCalendar,
+}
+
+/// The projection's name in `projection_checkpoints`.
+pub const DEADLINES: &str = "deadlines";
+
+impl DeadlinesProjection {
+    pub fn new(programmes: Arc<ProgrammeRegistry>, calendar: &'static WorkingCalendar) -> Self {
+        Self {
+            programmes,
+            calendar,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::runtime::SqlProjection for DeadlinesProjection {
+    fn name(&self) -> &'static str {
+        DEADLINES
+    }
+
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn tables(&self, slot: &str) -> Vec<String> {
+        vec![
+            format!("project_deadlines_{slot}"),
+            format!("deadline_projects_{slot}"),
+        ]
+    }
+
+    fn create(&self, slot: &str) -> Vec<String> {
+        vec![
+            format!(
+                "CREATE TABLE deadline_projects_{slot} (
+                    project_id text PRIMARY KEY,
+                    latest_fact_on text,
+                    state text NOT NULL
+                )"
+            ),
+            format!(
+                "CREATE TABLE project_deadlines_{slot} (
+                    project_id text NOT NULL,
+                    deadline_id text NOT NULL,
+                    jurisdiction text NOT NULL,
+                    province text NOT NULL,
+                    city text NOT NULL,
+                    due_on text,
+                    met_on text,
+                    ended_on text,
+                    waived bigint NOT NULL,
+                    deadline text NOT NULL,
+                    PRIMARY KEY (project_id, deadline_id)
+                )"
+            ),
+            format!("CREATE INDEX project_deadlines_{slot}_due ON project_deadlines_{slot} (due_on)"),
+            format!("CREATE INDEX deadline_projects_{slot}_latest ON deadline_projects_{slot} (latest_fact_on)"),
+            format!("CREATE INDEX project_deadlines_{slot}_scope ON project_deadlines_{slot} (province, city, jurisdiction, due_on)"),
+        ]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut crate::sql::Tx,
+        slot: &str,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut touched: BTreeMap<String, ProjectDeadlineState> = BTreeMap::new();
+        for event in events {
+            if event.aggregate_type != SubsidyProject::TYPE {
+                continue;
+            }
+            if !touched.contains_key(&event.aggregate_id) {
+                let rows = tx
+                    .fetch_all(
+                        &format!("SELECT state FROM deadline_projects_{slot} WHERE project_id = ?"),
+                        &[event.aggregate_id.clone().into()],
+                    )
+                    .await?;
+                let state = match rows.first() {
+                    Some(row) => serde_json::from_str(&row[0].text()).map_err(|e| {
+                        ProjectionError::UnreadableRow {
+                            table: format!("deadline_projects_{slot}"),
+                            id: event.aggregate_id.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?,
+                    None => ProjectDeadlineState::default(),
+                };
+                touched.insert(event.aggregate_id.clone(), state);
+            }
+            let decoded = decode(event)?;
+            touched
+                .get_mut(&event.aggregate_id)
+                .expect("inserted above")
+                .apply(&decoded);
+        }
+        for (id, state) in touched {
+            let json =
+                serde_json::to_string(&state).map_err(|e| ProjectionError::UnreadableRow {
+                    table: format!("deadline_projects_{slot}"),
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO deadline_projects_{slot} (project_id, latest_fact_on, state) VALUES (?, ?, ?) \
+                     ON CONFLICT (project_id) DO UPDATE SET latest_fact_on = excluded.latest_fact_on, state = excluded.state"
+                ),
+                &[
+                    id.clone().into(),
+                    state.last_date.map(|d| d.to_string()).into(),
+                    json.into(),
+                ],
+            )
+            .await?;
+            tx.execute(
+                &format!("DELETE FROM project_deadlines_{slot} WHERE project_id = ?"),
+                &[id.clone().into()],
+            )
+            .await?;
+            let Some(programme) = self
+                .programmes
+                .get(&state.programme_id, state.programme_version)
+            else {
+                continue;
+            };
+            let (jurisdiction, province, city) = match &state.jurisdiction {
+                Some(j) => (
+                    j.to_string(),
+                    j.province().to_string(),
+                    j.city().map(|c| c.to_string()).unwrap_or_default(),
+                ),
+                None => Default::default(),
+            };
+            let derived = derive(&state.facts, &programme, self.calendar, HORIZON);
+            for d in derived.deadlines {
+                let waived = d.status == workflows::deadlines::DeadlineStatus::Waived
+                    && state.facts.ended_on.is_none();
+                let json =
+                    serde_json::to_string(&d).map_err(|e| ProjectionError::UnreadableRow {
+                        table: format!("project_deadlines_{slot}"),
+                        id: format!("{id}/{}", d.id),
+                        reason: e.to_string(),
+                    })?;
+                tx.execute(
+                    &format!(
+                        "INSERT INTO project_deadlines_{slot} (project_id, deadline_id, jurisdiction, province, city, due_on, met_on, ended_on, waived, deadline) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    &[
+                        id.clone().into(),
+                        d.id.clone().into(),
+                        jurisdiction.clone().into(),
+                        province.clone().into(),
+                        city.clone().into(),
+                        d.due_on.map(|x| x.to_string()).into(),
+                        d.met_on.map(|x| x.to_string()).into(),
+                        state.facts.ended_on.map(|x| x.to_string()).into(),
+                        (waived as i64).into(),
+                        json.into(),
+                    ],
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The projects that may owe something on `day`: those with a stored deadline due by
+/// `day + horizon_days` that was neither met nor ended by `day` (an index range query), and those
+/// with a fact dated after `day` (for which the stored derivation, which counts every fact, may
+/// differ from the day's). Each comes with its deadline state, so that the caller derives its
+/// deadlines exactly as of `day` ([`ProjectDeadlineState::deadlines`]).
+async fn candidates(
+    db: &crate::sql::Db,
+    slot: &str,
+    day: NaiveDate,
+    horizon_days: u64,
+) -> Result<Vec<(String, ProjectDeadlineState)>, ProjectionError> {
+    let until = (day + chrono::Days::new(horizon_days)).to_string();
+    let day = day.to_string();
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT p.project_id, p.state FROM deadline_projects_{slot} p \
+                 WHERE p.latest_fact_on > ? OR p.project_id IN ( \
+                   SELECT d.project_id FROM project_deadlines_{slot} d \
+                   WHERE d.due_on IS NOT NULL AND d.due_on <= ? AND d.waived = 0 \
+                   AND (d.met_on IS NULL OR d.met_on > ?) AND (d.ended_on IS NULL OR d.ended_on > ?)) \
+                 ORDER BY p.project_id"
+            ),
+            &[
+                day.clone().into(),
+                until.into(),
+                day.clone().into(),
+                day.into(),
+            ],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id = r[0].text();
+            let state =
+                serde_json::from_str(&r[1].text()).map_err(|e| ProjectionError::UnreadableRow {
+                    table: format!("deadline_projects_{slot}"),
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })?;
+            Ok((id, state))
+        })
+        .collect()
+}
+
+/// The ids of projects with at least one deadline overdue on `today`: an index range query on
+/// the live deadlines table for the candidates, each checked exactly as of `today`.
+pub async fn overdue_project_ids(
+    db: &crate::sql::Db,
+    slot: &str,
+    programmes: &ProgrammeRegistry,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+) -> Result<Vec<String>, ProjectionError> {
+    let mut ids = Vec::new();
+    let mut problems = Vec::new();
+    for (id, state) in candidates(db, slot, today.pred_opt().unwrap_or(today), 0).await? {
+        let Some(programme) = programme_of(programmes, &id, &state, &mut problems) else {
+            continue;
+        };
+        let set = state.deadlines(&id, &programme, calendar, today);
+        if set
+            .deadlines
+            .iter()
+            .any(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue)
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// [`plan_reminders`] from the persisted deadlines: only the deadlines due within the reminder
+/// window (the programmes' largest `days_before`, counted generously in calendar days) or
+/// overdue are read.
+pub async fn plan_reminders_persisted(
+    db: &crate::sql::Db,
+    slot: &str,
+    programmes: &ProgrammeRegistry,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+) -> Result<ReminderPlan, ProjectionError> {
+    let most_days_before = programmes
+        .all()
+        .iter()
+        .map(|p| p.reminders.days_before)
+        .max()
+        .unwrap_or(0) as u64;
+    // N working days never span more than 2N + 14 calendar days (weekends and the longest
+    // holiday, Spring Festival or National Day, with their adjusted days).
+    let horizon = 2 * most_days_before + 14;
+    let mut plan = ReminderPlan {
+        today: Some(today),
+        ..Default::default()
+    };
+    for (id, state) in candidates(db, slot, today, horizon).await? {
+        let Some(programme) = programme_of(programmes, &id, &state, &mut plan.problems) else {
+            continue;
+        };
+        let set = state.deadlines(&id, &programme, calendar, today);
+        for u in &set.undecided {
+            plan.problems.push(format!(
+                "project {id}, deadline {} ({}): {}",
+                u.id, u.nominal_due, u.reason
+            ));
+        }
+        for d in set
+            .deadlines
+            .into_iter()
+            .filter(|d| d.deadline.status.is_open())
+        {
+            push_reminders(&mut plan, &id, &state, &programme, calendar, today, d);
+        }
+    }
+    sort_plan(&mut plan);
+    Ok(plan)
 }

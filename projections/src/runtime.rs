@@ -121,11 +121,22 @@ impl Runtime {
         }
     }
 
-    /// The runtime of every read model the product has.
-    pub fn standard(store: &Store) -> Self {
+    /// The runtime of every read model the product has: the project list and fund ledger,
+    /// and the deadlines (which need the programme definitions and the calendar).
+    pub fn standard(
+        store: &Store,
+        programmes: &workflows::programme::ProgrammeRegistry,
+        calendar: &'static workflows::calendar::WorkingCalendar,
+    ) -> Self {
         Self::new(
             store,
-            vec![Arc::new(crate::projects::ProjectsProjection) as Arc<dyn SqlProjection>],
+            vec![
+                Arc::new(crate::projects::ProjectsProjection) as Arc<dyn SqlProjection>,
+                Arc::new(crate::deadlines::DeadlinesProjection::new(
+                    Arc::new(programmes.clone()),
+                    calendar,
+                )),
+            ],
         )
     }
 

@@ -46,7 +46,7 @@
 //! * **End.** When a project is terminated or closed, every deadline not yet met is *waived*.
 
 use chrono::{Datelike, Days, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::{CalendarError, WorkingCalendar};
 use crate::programme::{DayUnit, DueRule, HolidayShift, OfficialRole, Programme};
@@ -55,7 +55,7 @@ use crate::programme::{DayUnit, DueRule, HolidayShift, OfficialRole, Programme};
 pub const NOTICE_DEADLINE_ID: &str = "notice-end";
 
 /// A dated step that completes the work of a stage (see the module rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Milestone {
     PlanSubmitted,
@@ -69,14 +69,14 @@ pub enum Milestone {
 }
 
 /// One suspension: from `from` (inclusive) until `until` (exclusive); `None` while it lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuspensionSpan {
     pub from: NaiveDate,
     pub until: Option<NaiveDate>,
 }
 
 /// An approved extension, with how many suspensions had started when it was recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub deadline_id: String,
     pub until: NaiveDate,
@@ -84,13 +84,15 @@ pub struct Extension {
 }
 
 /// Everything about one project that deadlines depend on, as dates, in event order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectFacts {
     pub registered_on: Option<NaiveDate>,
     /// Occurrences of the [`crate::programme::EVENT_ANCHORS`], in order.
+    #[serde(deserialize_with = "interned::deserialize")]
     pub anchors: Vec<(&'static str, NaiveDate)>,
     pub milestones: Vec<(Milestone, NaiveDate)>,
     /// First entry into each labelled stage ([`crate::programme::LABELLED_STAGES`]).
+    #[serde(deserialize_with = "interned::deserialize")]
     pub stage_entries: Vec<(&'static str, NaiveDate)>,
     pub reports: Vec<NaiveDate>,
     /// (starts_on, ends_on) of each published notice.
@@ -101,8 +103,33 @@ pub struct ProjectFacts {
     pub ended_on: Option<NaiveDate>,
 }
 
+/// Reads back the anchor and stage names of [`ProjectFacts`] (stored by the persisted deadlines
+/// projection) as the static names the engine knows; an unknown name is an error.
+mod interned {
+    use chrono::NaiveDate;
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    use crate::programme::{EVENT_ANCHORS, LABELLED_STAGES};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(&'static str, NaiveDate)>, D::Error> {
+        let raw: Vec<(String, NaiveDate)> = Vec::deserialize(d)?;
+        raw.into_iter()
+            .map(|(name, on)| {
+                EVENT_ANCHORS
+                    .iter()
+                    .chain(LABELLED_STAGES.iter())
+                    .find(|known| **known == name)
+                    .map(|known| (*known, on))
+                    .ok_or_else(|| D::Error::custom(format!("unknown anchor or stage '{name}'")))
+            })
+            .collect()
+    }
+}
+
 /// Where a deadline comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineSource {
     Fixed,
@@ -112,7 +139,7 @@ pub enum DeadlineSource {
 }
 
 /// Where a deadline stands on `today`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineStatus {
     Upcoming,
@@ -149,7 +176,7 @@ impl DeadlineStatus {
 }
 
 /// One concrete deadline of one project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DerivedDeadline {
     /// Stable within the project: the rule id, `id#n` for the n-th occurrence of a relative
     /// deadline's anchor, `schedule@YYYY-MM-DD` (nominal due date) for a report slot.
@@ -208,7 +235,7 @@ fn anchor_zh(anchor: &str) -> &'static str {
 
 /// A deadline whose due date the calendar cannot decide yet (its year's notice is not
 /// vendored): reported, never guessed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undecided {
     pub id: String,
     pub name: String,

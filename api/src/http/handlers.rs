@@ -297,25 +297,30 @@ pub async fn list_projects(
         })
         .transpose()?;
     // Projects with at least one missed deadline today (Asia/Shanghai civil date), from the
-    // deadlines projection.
-    let overdue_ids: Option<std::collections::BTreeSet<String>> = match query.overdue {
+    // persisted deadlines (an index range query, then an exact check of each candidate).
+    let overdue_ids: Option<Vec<String>> = match query.overdue {
         None => None,
         Some(_) => {
-            let view = projections::deadlines::DeadlinesView::load(&state.engine.store).await?;
+            let (slot, _, _) = state
+                .projections
+                .wait_for(
+                    projections::deadlines::DEADLINES,
+                    query.min_position.unwrap_or(0),
+                    READ_YOUR_WRITES_WAIT,
+                )
+                .await
+                .map_err(projection_error)?;
             let today = crate::reminders::shanghai_today(Utc::now());
-            let listing = view.deadlines(
-                state.engine.programmes(),
-                state.engine.services.calendar,
-                today,
-                &projections::deadlines::DeadlineQuery::default(),
-            );
             Some(
-                listing
-                    .deadlines
-                    .into_iter()
-                    .filter(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue)
-                    .map(|d| d.project_id)
-                    .collect(),
+                projections::deadlines::overdue_project_ids(
+                    state.projections.db(),
+                    &slot,
+                    state.engine.programmes(),
+                    state.engine.services.calendar,
+                    today,
+                )
+                .await
+                .map_err(projection_error)?,
             )
         }
     };
@@ -356,7 +361,7 @@ pub async fn list_projects(
         programme: query.programme.clone(),
         stage,
         text: query.q.clone().filter(|q| !q.is_empty()),
-        ids: overdue_ids.map(|ids| ids.into_iter().collect()),
+        ids: overdue_ids,
         exclude_ids: query.overdue == Some(false),
         sort,
         limit: limit as i64,

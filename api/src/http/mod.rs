@@ -377,7 +377,7 @@ impl Application {
         // The read models: created on the first start (built from the log once), rebuilt in
         // the other slot when their code version changed (the old one serves meanwhile), and
         // otherwise only caught up from their checkpoints, in the background.
-        let runtime = std::sync::Arc::new(projections::Runtime::standard(&engine.store));
+        let runtime = std::sync::Arc::new(engine.projections());
         for line in runtime
             .prepare()
             .await

@@ -34,10 +34,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use lettre::message::Mailbox;
-use projections::deadlines::{plan_reminders, DeadlinesView, DueReminder, ReminderPlan};
+use projections::deadlines::{plan_reminders_persisted, DueReminder, ReminderPlan};
 use serde::Serialize;
 use store::Clock;
-use tokio::sync::Mutex;
 use workflows::calendar::WorkingCalendar;
 
 use crate::engine::Engine;
@@ -110,7 +109,7 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     worker: String,
     calendar: &'static WorkingCalendar,
-    view: Mutex<DeadlinesView>,
+    projections: projections::Runtime,
 }
 
 /// Exponential backoff after the n-th failed attempt: 30 s, 1 min, 2 min… at most one hour.
@@ -142,7 +141,6 @@ impl Scheduler {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         Ok(Scheduler {
-            engine,
             outbox,
             mailer,
             from,
@@ -150,7 +148,8 @@ impl Scheduler {
             clock,
             worker,
             calendar: WorkingCalendar::official(),
-            view: Mutex::new(DeadlinesView::default()),
+            projections: engine.projections(),
+            engine,
         })
     }
 
@@ -163,16 +162,25 @@ impl Scheduler {
         &self.outbox
     }
 
-    /// The reminders owed on `today`, after catching up with the store.
+    /// The reminders owed on `today`, from the persisted deadlines once they have caught up
+    /// with the store (an index range query for the projects that may owe something, each then
+    /// derived exactly as of `today`).
     pub async fn plan(&self, today: NaiveDate) -> Result<ReminderPlan, ReminderError> {
-        let mut view = self.view.lock().await;
-        view.catch_up(&self.engine.store).await?;
-        Ok(plan_reminders(
-            &view,
+        self.projections.prepare().await?;
+        self.projections.catch_up().await?;
+        let (slot, _) = self
+            .projections
+            .live(projections::deadlines::DEADLINES)
+            .await?
+            .unwrap_or_else(|| ("a".to_string(), 0));
+        Ok(plan_reminders_persisted(
+            self.projections.db(),
+            &slot,
             self.engine.programmes(),
             self.calendar,
             today,
-        ))
+        )
+        .await?)
     }
 
     /// Whether `reminder` is already in the outbox (for the dry run).

@@ -20,6 +20,14 @@ fn engine(db: &TestDb) -> Engine {
     Engine::with_store(db.store.clone(), ProgrammeRegistry::builtin())
 }
 
+fn standard(store: &store::Store) -> Runtime {
+    Runtime::standard(
+        store,
+        &ProgrammeRegistry::builtin(),
+        workflows::calendar::WorkingCalendar::official(),
+    )
+}
+
 type Rows = (Vec<Vec<Val>>, Vec<Vec<Val>>);
 
 /// Every row of the live summaries and ledger.
@@ -78,7 +86,7 @@ async fn some_commands(engine: &Engine, from: usize, count: usize) {
 async fn live_tables_equal_a_rebuild(kind: Kind) {
     let db = TestDb::new(kind).await;
     let engine = engine(&db);
-    let rt = Arc::new(Runtime::standard(&db.store));
+    let rt = Arc::new(standard(&db.store));
     rt.prepare().await.unwrap();
     let stop = tokio_util_like_stop();
     let runner = tokio::spawn(rt.clone().run(stop.wait()));
@@ -123,7 +131,7 @@ async fn a_crash_between_apply_and_commit_changes_nothing(kind: Kind) {
     let db = TestDb::new(kind).await;
     let engine = engine(&db);
     api::demo::load(&engine).await.unwrap();
-    let rt = Runtime::standard(&db.store);
+    let rt = standard(&db.store);
     rt.prepare().await.unwrap();
     let mut faults = 0;
     loop {
@@ -155,8 +163,8 @@ async fn two_runners_racing_apply_each_event_once(kind: Kind) {
     let engine = engine(&db);
     api::demo::load(&engine).await.unwrap();
     let other_store = store::Store::connect(&db.url).await.unwrap();
-    let first = Arc::new(Runtime::standard(&db.store));
-    let second = Arc::new(Runtime::standard(&other_store));
+    let first = Arc::new(standard(&db.store));
+    let second = Arc::new(standard(&other_store));
     let (a, b) = tokio::join!(first.prepare(), second.prepare());
     a.unwrap();
     b.unwrap();
@@ -184,7 +192,7 @@ async fn a_rebuild_under_load_never_shows_a_half_table(kind: Kind) {
     let db = TestDb::new(kind).await;
     let engine = engine(&db);
     api::demo::load(&engine).await.unwrap();
-    let rt = Arc::new(Runtime::standard(&db.store));
+    let rt = Arc::new(standard(&db.store));
     rt.prepare().await.unwrap();
     rt.catch_up().await.unwrap();
     let stop = tokio_util_like_stop();
@@ -287,7 +295,9 @@ impl projections::SqlProjection for NextVersion {
         slot: &str,
         events: &[store::StoredEvent],
     ) -> Result<(), projections::ProjectionError> {
-        projections::ProjectsProjection.apply(tx, slot, events).await
+        projections::ProjectsProjection
+            .apply(tx, slot, events)
+            .await
     }
 }
 
@@ -298,7 +308,7 @@ async fn a_new_code_version_is_built_beside_the_old_one(kind: Kind) {
     let db = TestDb::new(kind).await;
     let engine = engine(&db);
     api::demo::load(&engine).await.unwrap();
-    let old = Runtime::standard(&db.store);
+    let old = standard(&db.store);
     old.prepare().await.unwrap();
     old.catch_up().await.unwrap();
     let served = live_rows(&old).await;
@@ -306,22 +316,97 @@ async fn a_new_code_version_is_built_beside_the_old_one(kind: Kind) {
     let new = Runtime::new(&db.store, vec![Arc::new(NextVersion)]);
     let said = new.prepare().await.unwrap();
     assert!(
-        said.iter().any(|l| l.contains("version 1 serves while version 2 is built in slot b")),
+        said.iter()
+            .any(|l| l.contains("version 1 serves while version 2 is built in slot b")),
         "{said:?}"
     );
     // Until the new version has caught up, readers get the old one, whole.
     let status = new.status().await.unwrap();
     let live: Vec<_> = status.iter().filter(|s| s.live).collect();
-    assert_eq!((live.len(), live[0].slot.as_str(), live[0].version), (1, "a", 1));
+    assert_eq!(
+        (live.len(), live[0].slot.as_str(), live[0].version),
+        (1, "a", 1)
+    );
     assert_eq!(live_rows(&new).await, served);
     let building = status.iter().find(|s| !s.live).expect("a shadow slot");
     assert_eq!((building.version, building.position), (2, 0));
 
     new.catch_up().await.unwrap();
     let status = new.status().await.unwrap();
-    assert_eq!(status.len(), 1, "the old slot is no longer maintained: {status:?}");
-    assert_eq!((status[0].slot.as_str(), status[0].version), ("b", NextVersion.version()));
+    assert_eq!(
+        status.len(),
+        1,
+        "the old slot is no longer maintained: {status:?}"
+    );
+    assert_eq!(
+        (status[0].slot.as_str(), status[0].version),
+        ("b", NextVersion.version())
+    );
     assert_eq!(live_rows(&new).await, served);
+}
+
+/// The reminders planned from the persisted deadlines equal, reminder for reminder, those the
+/// in-memory fold plans, on every day sampled across the demo data's years (facts before and
+/// after the day), and so do the projects overdue that day.
+async fn persisted_deadlines_plan_what_the_fold_plans(kind: Kind) {
+    use projections::deadlines::{
+        overdue_project_ids, plan_reminders, plan_reminders_persisted, DeadlineQuery,
+        DeadlinesView, DEADLINES,
+    };
+    let db = TestDb::new(kind).await;
+    let engine = engine(&db);
+    api::demo::load(&engine).await.unwrap();
+    some_commands(&engine, 0, 10).await;
+    let rt = standard(&db.store);
+    rt.prepare().await.unwrap();
+    rt.catch_up().await.unwrap();
+    let (slot, _) = rt.live(DEADLINES).await.unwrap().unwrap();
+    let view = DeadlinesView::load(&db.store).await.unwrap();
+    let registry = ProgrammeRegistry::builtin();
+    let calendar = workflows::calendar::WorkingCalendar::official();
+    let mut days = Vec::new();
+    for (from, to) in [
+        ((2017, 5, 1), (2018, 1, 31)),
+        ((2021, 5, 20), (2022, 1, 31)),
+        ((2025, 2, 20), (2026, 1, 31)),
+    ] {
+        let mut day = domain::fixtures::date(from.0, from.1, from.2);
+        let to = domain::fixtures::date(to.0, to.1, to.2);
+        while day <= to {
+            days.push(day);
+            day = day + chrono::Days::new(5);
+        }
+    }
+    days.push(domain::fixtures::date(2026, 12, 1));
+    let mut reminders = 0;
+    let mut overdue = 0;
+    for day in days {
+        let fold = plan_reminders(&view, &registry, calendar, day);
+        let persisted = plan_reminders_persisted(rt.db(), &slot, &registry, calendar, day)
+            .await
+            .unwrap();
+        assert_eq!(fold.reminders, persisted.reminders, "{kind:?} {day}");
+        reminders += fold.reminders.len();
+        let mut expected: Vec<String> = view
+            .deadlines(&registry, calendar, day, &DeadlineQuery::default())
+            .deadlines
+            .into_iter()
+            .filter(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue)
+            .map(|d| d.project_id)
+            .collect();
+        expected.sort();
+        expected.dedup();
+        let mut got = overdue_project_ids(rt.db(), &slot, &registry, calendar, day)
+            .await
+            .unwrap();
+        got.sort();
+        assert_eq!(expected, got, "{kind:?} {day}: overdue projects");
+        overdue += got.len();
+    }
+    assert!(
+        reminders > 100 && overdue > 100,
+        "{reminders} reminders, {overdue} overdue"
+    );
 }
 
 /// A one-shot stop signal for the runner.
@@ -360,4 +445,5 @@ on_both_backends!(
     two_runners_racing_apply_each_event_once,
     a_rebuild_under_load_never_shows_a_half_table,
     a_new_code_version_is_built_beside_the_old_one,
+    persisted_deadlines_plan_what_the_fold_plans,
 );
