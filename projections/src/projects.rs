@@ -163,14 +163,16 @@ impl SqlProjection for ProjectsProjection {
         PROJECTS
     }
 
+    /// 2: `stage_changes` added (the stage history, for roll-ups as of a position).
     fn version(&self) -> i64 {
-        1
+        2
     }
 
     fn tables(&self, slot: &str) -> Vec<String> {
         vec![
             format!("project_summaries_{slot}"),
             format!("fund_ledger_{slot}"),
+            format!("stage_changes_{slot}"),
         ]
     }
 
@@ -217,6 +219,19 @@ impl SqlProjection for ProjectsProjection {
                 )"
             ),
             format!("CREATE INDEX fund_ledger_{slot}_project ON fund_ledger_{slot} (project_id, position)"),
+            format!(
+                "CREATE TABLE stage_changes_{slot} (
+                    project_id text NOT NULL,
+                    position bigint NOT NULL,
+                    jurisdiction text NOT NULL,
+                    province text NOT NULL,
+                    city text NOT NULL,
+                    stage text NOT NULL,
+                    suspended bigint NOT NULL,
+                    PRIMARY KEY (project_id, position)
+                )"
+            ),
+            format!("CREATE INDEX stage_changes_{slot}_scope ON stage_changes_{slot} (province, city, position)"),
             format!("CREATE INDEX fund_ledger_{slot}_scope ON fund_ledger_{slot} (province, city, jurisdiction, position)"),
         ]
     }
@@ -286,7 +301,28 @@ impl SqlProjection for ProjectsProjection {
                 )
                 .await?;
             }
+            let before = (entry.0.stage, entry.0.suspended.is_some());
             entry.0.apply(decoded);
+            let after = (entry.0.stage, entry.0.suspended.is_some());
+            if before != after {
+                let (j, province, city) = scope_columns(entry.0.jurisdiction.as_ref());
+                tx.execute(
+                    &format!(
+                        "INSERT INTO stage_changes_{slot} (project_id, position, jurisdiction, province, city, stage, suspended) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    &[
+                        event.aggregate_id.clone().into(),
+                        event.global_position.into(),
+                        j.into(),
+                        province.into(),
+                        city.into(),
+                        after.0.id().into(),
+                        Arg::I64(after.1 as i64),
+                    ],
+                )
+                .await?;
+            }
             entry.1 = event.sequence;
             entry.2 = event.global_position;
             entry.3 = event.recorded_at;
@@ -652,4 +688,138 @@ fn summary_of_row(r: &[Val]) -> ProjectSummary {
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default(),
     }
+}
+
+/// One row of a jurisdiction roll-up: a county, a city, or the whole scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RollupRow {
+    /// The GB/T 2260 code of the row.
+    pub jurisdiction: String,
+    pub projects: i64,
+    /// Projects per stage id (suspended ones are counted in their stage and in `suspended`).
+    pub stages: BTreeMap<String, i64>,
+    pub suspended: i64,
+    /// Money per funding source.
+    pub funds: BTreeMap<String, FundsRow>,
+}
+
+/// Money of one source in a roll-up, all in fen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FundsRow {
+    pub approved_fen: i64,
+    pub paid_fen: i64,
+    /// Approved and not (yet) paid.
+    pub remaining_fen: i64,
+    pub clawback_ordered_fen: i64,
+    pub clawback_recovered_fen: i64,
+}
+
+/// A roll-up of `scope` one level down (a province by city, a city by county, a county alone),
+/// with the total, as of `position` (the whole log with `i64::MAX`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Rollup {
+    pub scope: String,
+    pub position: i64,
+    pub total: RollupRow,
+    pub children: Vec<RollupRow>,
+}
+
+/// The roll-up of `scope` as of `position`, from the stage history and the fund ledger (both
+/// keyed by position, so a past position is a range query, not a replay).
+pub async fn rollup(
+    db: &Db,
+    slot: &str,
+    scope: &JurisdictionCode,
+    position: i64,
+) -> Result<Rollup, ProjectionError> {
+    let (condition, arg) = inside(scope);
+    let child = match scope.level() {
+        JurisdictionLevel::Province => "city",
+        JurisdictionLevel::City | JurisdictionLevel::County => "jurisdiction",
+    };
+    // The latest stage change of each project at or before the position.
+    let stages = db
+        .fetch_all(
+            &format!(
+                "SELECT s.{child}, s.stage, s.suspended, COUNT(*) FROM stage_changes_{slot} s \
+                 JOIN (SELECT project_id, MAX(position) AS last FROM stage_changes_{slot} \
+                       WHERE {condition} AND position <= ? GROUP BY project_id) m \
+                   ON m.project_id = s.project_id AND m.last = s.position \
+                 GROUP BY s.{child}, s.stage, s.suspended"
+            ),
+            &[arg.clone(), position.into()],
+        )
+        .await?;
+    let money = db
+        .fetch_all(
+            &format!(
+                "SELECT {child}, source, movement, CAST(SUM(amount_fen) AS BIGINT) FROM fund_ledger_{slot} \
+                 WHERE {condition} AND position <= ? GROUP BY {child}, source, movement"
+            ),
+            &[arg, position.into()],
+        )
+        .await?;
+    let mut rows: BTreeMap<String, RollupRow> = BTreeMap::new();
+    let mut total = RollupRow {
+        jurisdiction: scope.to_string(),
+        ..Default::default()
+    };
+    for r in &stages {
+        let (code, stage, suspended, count) = (r[0].text(), r[1].text(), r[2].i64(), r[3].i64());
+        // A project registered at the scope's own level (a province-level project in a
+        // province roll-up) has no child: it is listed under the scope's code.
+        let code = if code.is_empty() {
+            scope.to_string()
+        } else {
+            code
+        };
+        if stage == Stage::Unregistered.id() {
+            continue;
+        }
+        for row in [rows.entry(code.clone()).or_default(), &mut total] {
+            row.projects += count;
+            *row.stages.entry(stage.clone()).or_default() += count;
+            if suspended != 0 {
+                row.suspended += count;
+            }
+        }
+    }
+    for r in &money {
+        let (code, source, movement, amount) = (r[0].text(), r[1].text(), r[2].text(), r[3].i64());
+        let code = if code.is_empty() {
+            scope.to_string()
+        } else {
+            code
+        };
+        for row in [rows.entry(code.clone()).or_default(), &mut total] {
+            let f = row.funds.entry(source.clone()).or_default();
+            match movement.as_str() {
+                "approved" => f.approved_fen += amount,
+                "tranche" | "settlement" => f.paid_fen += amount,
+                "clawback_ordered" => f.clawback_ordered_fen += amount,
+                "clawback_settled" => f.clawback_recovered_fen += amount,
+                _ => {}
+            }
+        }
+    }
+    let finish = |row: &mut RollupRow| {
+        for f in row.funds.values_mut() {
+            f.remaining_fen = f.approved_fen - f.paid_fen;
+        }
+    };
+    finish(&mut total);
+    let children = rows
+        .into_iter()
+        .map(|(code, mut row)| {
+            row.jurisdiction = code;
+            finish(&mut row);
+            row
+        })
+        .collect();
+    Ok(Rollup {
+        scope: scope.to_string(),
+        position,
+        total,
+        children,
+    })
 }

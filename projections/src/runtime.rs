@@ -16,8 +16,8 @@
 //! * **Blue/green.** Every projection has two slots of tables (`_a`, `_b`); the checkpoint row
 //!   with `live = 1` names the slot readers use. A rebuild (or a new code version) fills the
 //!   other slot from position 0 while the live one keeps serving and advancing; once the shadow
-//!   is caught up, one transaction that holds both rows brings the shadow to at least the live
-//!   position and flips `live`. Readers never see an empty or half-built table. The old slot's
+//!   is caught up to at least the live position, one transaction that holds both rows flips
+//!   `live`. Readers never see an empty or half-built table. The old slot's
 //!   tables stay until the next rebuild replaces them.
 //! * **Woken by commits.** In-process commits wake the runner through
 //!   `Store::subscribe_commits`; PostgreSQL commits of other processes through
@@ -242,8 +242,20 @@ impl Runtime {
     }
 
     /// Applies the next batch of events to one slot, in one transaction.
+    ///
+    /// The events are read before the checkpoint row is locked: a runner must never wait for a
+    /// second pool connection while it holds the SQLite write lock, because the commands
+    /// waiting for that lock may hold every connection of the pool. Under the lock it checks
+    /// the position again and applies only what no other runner has applied meanwhile.
     pub async fn step(&self, name: &str, slot: &str) -> Result<Step, ProjectionError> {
         let p = self.projection(name)?.clone();
+        let Some(seen) = self.position(name, slot).await? else {
+            return Ok(Step::Gone);
+        };
+        let events = self.store.read_all(seen, BATCH).await?;
+        if events.is_empty() {
+            return Ok(Step::Idle { position: seen });
+        }
         let mut tx = self.begin_write().await?;
         let rows = tx
             .fetch_all(
@@ -258,12 +270,21 @@ impl Runtime {
             tx.rollback().await?;
             return Ok(Step::Gone);
         };
-        let events = self.store.read_all(position, BATCH).await?;
-        let Some(last) = events.last().map(|e| e.global_position) else {
+        // Events are contiguous in position order from `seen`: what is left after `position`
+        // is exactly the continuation.
+        let fresh: Vec<StoredEvent> = events
+            .into_iter()
+            .filter(|e| e.global_position > position)
+            .collect();
+        let Some(last) = fresh.last().map(|e| e.global_position) else {
             tx.rollback().await?;
-            return Ok(Step::Idle { position });
+            // Another runner got further than this batch: go round again.
+            return Ok(Step::Applied {
+                events: 0,
+                position,
+            });
         };
-        p.apply(&mut tx, slot, &events).await?;
+        p.apply(&mut tx, slot, &fresh).await?;
         tx.execute(
             "UPDATE projection_checkpoints SET position = ?, updated_at = ? WHERE name = ? AND slot = ?",
             &[last.into(), now().into(), name.into(), slot.into()],
@@ -277,9 +298,21 @@ impl Runtime {
         tx.commit().await?;
         self.progress.send_modify(|n| *n += 1);
         Ok(Step::Applied {
-            events: events.len(),
+            events: fresh.len(),
             position: last,
         })
+    }
+
+    /// The position of one slot, if it has a row.
+    async fn position(&self, name: &str, slot: &str) -> Result<Option<i64>, ProjectionError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT position FROM projection_checkpoints WHERE name = ? AND slot = ?",
+                &[name.into(), slot.into()],
+            )
+            .await?;
+        Ok(rows.first().map(|r| r[0].i64()))
     }
 
     /// Catches up every slot of every projection and swaps in shadows that are caught up.
@@ -306,57 +339,65 @@ impl Runtime {
     }
 
     /// Makes a caught-up shadow slot live, in one transaction holding both checkpoint rows.
-    /// Returns whether it swapped.
+    /// The shadow is caught up first (outside the lock); the swap happens only once it stands
+    /// at or after the live slot, so that readers never go back in time. Returns whether it
+    /// swapped.
     pub async fn swap(&self, name: &str) -> Result<bool, ProjectionError> {
         let p = self.projection(name)?.clone();
-        let mut tx = self.begin_write().await?;
-        let rows = slots(&mut tx, name, self.for_update()).await?;
-        let (Some(live), Some(shadow)) = (
-            rows.iter().find(|r| r.live).cloned(),
-            rows.iter().find(|r| !r.live).cloned(),
-        ) else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        if shadow.version != p.version() {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        // The live slot cannot move while we hold its row: bring the shadow to at least its
-        // position, so that readers never go back in time.
-        let mut position = shadow.position;
-        while position < live.position {
-            let events = self.store.read_all(position, BATCH).await?;
-            let Some(last) = events.last().map(|e| e.global_position) else {
-                break;
+        for _ in 0..10 {
+            let rows = {
+                let mut tx = self.db.begin().await?;
+                let rows = slots(&mut tx, name, "").await?;
+                tx.rollback().await?;
+                rows
             };
-            p.apply(&mut tx, &shadow.slot, &events).await?;
-            position = last;
+            let Some(shadow) = rows.iter().find(|r| !r.live && r.version == p.version()) else {
+                return Ok(false);
+            };
+            while let Step::Applied { .. } = self.step(name, &shadow.slot).await? {}
+            let mut tx = self.begin_write().await?;
+            let rows = slots(&mut tx, name, self.for_update()).await?;
+            let (Some(live), Some(shadow)) = (
+                rows.iter().find(|r| r.live).cloned(),
+                rows.iter().find(|r| !r.live).cloned(),
+            ) else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            if shadow.version != p.version() {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            if shadow.position < live.position {
+                // The live slot moved on meanwhile: catch up again.
+                tx.rollback().await?;
+                continue;
+            }
+            tx.execute(
+                "UPDATE projection_checkpoints SET live = 1, updated_at = ? WHERE name = ? AND slot = ?",
+                &[now().into(), name.into(), shadow.slot.clone().into()],
+            )
+            .await?;
+            // The old slot stops being maintained; its tables stay until the next rebuild, so
+            // that a reader that has just looked up the live slot can still finish its query.
+            tx.execute(
+                "DELETE FROM projection_checkpoints WHERE name = ? AND slot = ?",
+                &[name.into(), live.slot.clone().into()],
+            )
+            .await?;
+            tx.commit().await?;
+            self.progress.send_modify(|n| *n += 1);
+            tracing::info!(
+                projection = name,
+                from = %live.slot,
+                to = %shadow.slot,
+                version = shadow.version,
+                position = shadow.position,
+                "projection swapped to its rebuilt slot"
+            );
+            return Ok(true);
         }
-        let stamp = now();
-        tx.execute(
-            "UPDATE projection_checkpoints SET live = 1, position = ?, updated_at = ? WHERE name = ? AND slot = ?",
-            &[position.into(), stamp.clone().into(), name.into(), shadow.slot.clone().into()],
-        )
-        .await?;
-        // The old slot stops being maintained; its tables stay until the next rebuild, so that a
-        // reader that has just looked up the live slot can still finish its query.
-        tx.execute(
-            "DELETE FROM projection_checkpoints WHERE name = ? AND slot = ?",
-            &[name.into(), live.slot.clone().into()],
-        )
-        .await?;
-        tx.commit().await?;
-        self.progress.send_modify(|n| *n += 1);
-        tracing::info!(
-            projection = name,
-            from = %live.slot,
-            to = %shadow.slot,
-            version = shadow.version,
-            position,
-            "projection swapped to its rebuilt slot"
-        );
-        Ok(true)
+        Ok(false)
     }
 
     /// Starts a rebuild of `name` from position 0 in the slot that is not live, with the

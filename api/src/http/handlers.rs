@@ -381,6 +381,80 @@ pub async fn list_projects(
         }))
 }
 
+/// `GET /rollup` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RollupQuery {
+    /// The GB/T 2260 code to roll up (default: your first grant). It must lie inside your
+    /// jurisdictions.
+    pub jurisdiction: Option<String>,
+    /// The roll-up as it stood at this global position (default: now).
+    pub as_of_position: Option<i64>,
+    /// Read-your-writes: wait (up to 5 s) until the roll-up includes this position.
+    pub min_position: Option<i64>,
+}
+
+/// Projects per stage and funds per source of a jurisdiction, one level down (a province by
+/// city, a city by county), now or as of a past position.
+#[utoipa::path(get, path = "/rollup", tag = "projects", security(("bearer" = [])), params(RollupQuery),
+    responses((status = 200, body = RollupView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn rollup(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<RollupQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read roll-ups",
+    )?;
+    let query = query.into_inner();
+    let scope = match &query.jurisdiction {
+        Some(code) => JurisdictionCode::parse(code).map_err(|e| ApiError::BadRequest {
+            code: "request.bad_query",
+            detail: e.to_string(),
+        })?,
+        None => principal
+            .user
+            .jurisdictions
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::Forbidden("you have no jurisdiction to roll up".into()))?,
+    };
+    if !principal.user.covers(&scope) {
+        return Err(ApiError::Forbidden(format!(
+            "{scope} is outside your jurisdictions"
+        )));
+    }
+    if query.as_of_position.is_some_and(|p| p < 0) {
+        return Err(ApiError::BadRequest {
+            code: "request.bad_query",
+            detail: "as_of_position must be 0 or more".into(),
+        });
+    }
+    let (slot, reached, ok) = state
+        .projections
+        .wait_for(
+            projections::PROJECTS,
+            query.min_position.unwrap_or(0),
+            READ_YOUR_WRITES_WAIT,
+        )
+        .await
+        .map_err(projection_error)?;
+    if !ok {
+        return Err(ApiError::Behind(format!(
+            "the roll-up has reached position {reached}, not yet {}; retry shortly",
+            query.min_position.unwrap_or(0)
+        )));
+    }
+    let position = query.as_of_position.unwrap_or(reached).min(reached);
+    let rollup = projections::projects::rollup(state.projections.db(), &slot, &scope, position)
+        .await
+        .map_err(projection_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", reached.to_string()))
+        .json(RollupView::from(rollup)))
+}
+
 /// A read-model failure: the database down is 503, anything else a server error.
 fn projection_error(e: projections::ProjectionError) -> ApiError {
     match e {

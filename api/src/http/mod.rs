@@ -93,6 +93,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/programmes"),
     ("get", "/programmes/{id}/versions/{version}"),
     ("get", "/projects"),
+    ("get", "/rollup"),
     ("post", "/projects"),
     ("get", "/projects/{id}"),
     ("get", "/projects/{id}/history"),
@@ -141,6 +142,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(h::show_programme),
         )
         .route("/projects", web::get().to(h::list_projects))
+        .route("/rollup", web::get().to(h::rollup))
         .route("/projects", web::post().to(h::register_project))
         .route("/projects/{id}", web::get().to(h::show_project))
         .route("/projects/{id}/history", web::get().to(h::project_history))

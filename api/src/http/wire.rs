@@ -676,3 +676,76 @@ impl ProjectView {
         }
     }
 }
+
+/// A jurisdiction roll-up: the scope's total and one row per jurisdiction one level down.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RollupView {
+    /// The GB/T 2260 code rolled up.
+    pub scope: String,
+    /// The roll-up includes every event up to this global position.
+    pub position: i64,
+    pub total: RollupRowView,
+    /// A province by city, a city by county (projects registered at the scope's own level are
+    /// listed under the scope's code).
+    pub children: Vec<RollupRowView>,
+}
+
+/// One jurisdiction of a roll-up.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RollupRowView {
+    pub jurisdiction: String,
+    pub projects: i64,
+    /// Projects per stage id.
+    pub stages: std::collections::BTreeMap<String, i64>,
+    pub suspended: i64,
+    /// Money per funding source (`province`, `city`, `county`…), in fen.
+    pub funds: std::collections::BTreeMap<String, RollupFundsView>,
+}
+
+/// Money of one source in a roll-up, in fen.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RollupFundsView {
+    pub approved_fen: i64,
+    pub paid_fen: i64,
+    pub remaining_fen: i64,
+    pub clawback_ordered_fen: i64,
+    pub clawback_recovered_fen: i64,
+}
+
+impl From<projections::projects::RollupRow> for RollupRowView {
+    fn from(r: projections::projects::RollupRow) -> Self {
+        RollupRowView {
+            jurisdiction: r.jurisdiction,
+            projects: r.projects,
+            stages: r.stages,
+            suspended: r.suspended,
+            funds: r
+                .funds
+                .into_iter()
+                .map(|(source, f)| {
+                    (
+                        source,
+                        RollupFundsView {
+                            approved_fen: f.approved_fen,
+                            paid_fen: f.paid_fen,
+                            remaining_fen: f.remaining_fen,
+                            clawback_ordered_fen: f.clawback_ordered_fen,
+                            clawback_recovered_fen: f.clawback_recovered_fen,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<projections::projects::Rollup> for RollupView {
+    fn from(r: projections::projects::Rollup) -> Self {
+        RollupView {
+            scope: r.scope,
+            position: r.position,
+            total: r.total.into(),
+            children: r.children.into_iter().map(Into::into).collect(),
+        }
+    }
+}

@@ -231,6 +231,13 @@ async fn matrix(app: &TestApp) {
             version.status,
             version.status == 200,
         );
+        let rollup = app.get(user, "/rollup?jurisdiction=370323").await;
+        let expected = if INSIDE.contains(user) { 200 } else { 403 };
+        check(
+            format!("GET /rollup?jurisdiction=370323 as {user}"),
+            rollup.status,
+            rollup.status == expected,
+        );
         let me = app.get(user, "/auth/me").await;
         check(
             format!("GET /auth/me as {user}"),
@@ -247,6 +254,7 @@ async fn matrix(app: &TestApp) {
         ("post", "/projects".to_string()),
         ("post", "/users/{username}/disable".to_string()),
         ("get", "/auth/me".to_string()),
+        ("get", "/rollup".to_string()),
     ]);
     // Public routes: anyone may call them.
     for path in ["/healthz", "/readyz"] {
