@@ -823,3 +823,123 @@ pub async fn rollup(
         children,
     })
 }
+
+/// One reminder of the log: what was (or is to be) sent to whom for which deadline, and how
+/// its delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReminderLogEntry {
+    pub id: i64,
+    pub project_id: String,
+    pub project_name: String,
+    pub jurisdiction: String,
+    pub deadline_id: String,
+    pub due_on: String,
+    /// `before`, `due_today`, `overdue` or `escalation`.
+    pub kind: String,
+    pub recipient_name: String,
+    pub recipient_email: String,
+    pub recipient_role: String,
+    pub subject: String,
+    pub reason: String,
+    pub created_at: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub sent_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// A query of the reminder log.
+#[derive(Debug, Clone, Default)]
+pub struct ReminderLogQuery {
+    /// The reader's grants (`None`: no restriction).
+    pub grants: Option<Vec<JurisdictionCode>>,
+    pub scope: Option<JurisdictionCode>,
+    pub project_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The reminder log (the outbox joined with the live project list for the jurisdiction), newest
+/// first: (total matching, the page).
+pub async fn reminder_log(
+    db: &Db,
+    slot: &str,
+    q: &ReminderLogQuery,
+) -> Result<(i64, Vec<ReminderLogEntry>), ProjectionError> {
+    let mut conditions = vec!["1 = 1".to_string()];
+    let mut args: Vec<Arg> = Vec::new();
+    if let Some(grants) = &q.grants {
+        if grants.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let mut terms = Vec::new();
+        for g in grants {
+            let (cond, arg) = inside(g);
+            terms.push(format!("p.{cond}"));
+            args.push(arg);
+        }
+        conditions.push(format!("({})", terms.join(" OR ")));
+    }
+    if let Some(scope) = &q.scope {
+        let (cond, arg) = inside(scope);
+        conditions.push(format!("p.{cond}"));
+        args.push(arg);
+    }
+    if let Some(id) = &q.project_id {
+        conditions.push("o.project_id = ?".into());
+        args.push(id.as_str().into());
+    }
+    if let Some(status) = &q.status {
+        conditions.push("o.status = ?".into());
+        args.push(status.as_str().into());
+    }
+    let from = format!(
+        "FROM reminder_outbox o JOIN project_summaries_{slot} p ON p.id = o.project_id WHERE {}",
+        conditions.join(" AND ")
+    );
+    let total = db
+        .fetch_all(&format!("SELECT COUNT(*) {from}"), &args)
+        .await?
+        .first()
+        .map(|r| r[0].i64())
+        .unwrap_or(0);
+    let mut page_args = args;
+    page_args.push(q.limit.into());
+    page_args.push(q.offset.into());
+    let rows = db
+        .fetch_all(
+            &format!(
+                "SELECT o.id, o.project_id, p.name, p.jurisdiction, o.deadline_id, o.due_on, o.kind, \
+                 o.recipient_name, o.recipient_email, o.recipient_role, o.subject, o.reason, o.created_at, \
+                 o.status, o.attempts, o.sent_at, o.last_error {from} ORDER BY o.id DESC LIMIT ? OFFSET ?"
+            ),
+            &page_args,
+        )
+        .await?;
+    Ok((
+        total,
+        rows.iter()
+            .map(|r| ReminderLogEntry {
+                id: r[0].i64(),
+                project_id: r[1].text(),
+                project_name: r[2].text(),
+                jurisdiction: r[3].text(),
+                deadline_id: r[4].text(),
+                due_on: r[5].text(),
+                kind: r[6].text(),
+                recipient_name: r[7].text(),
+                recipient_email: r[8].text(),
+                recipient_role: r[9].text(),
+                subject: r[10].text(),
+                reason: r[11].text(),
+                created_at: r[12].text(),
+                status: r[13].text(),
+                attempts: r[14].i64(),
+                sent_at: r[15].opt_text(),
+                last_error: r[16].opt_text(),
+            })
+            .collect(),
+    ))
+}

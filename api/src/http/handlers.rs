@@ -455,6 +455,154 @@ pub async fn rollup(
         .json(RollupView::from(rollup)))
 }
 
+/// `GET /reminders` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderLogQuery {
+    /// Only reminders of projects inside this GB/T 2260 division.
+    pub jurisdiction: Option<String>,
+    /// Only reminders of this project.
+    pub project: Option<String>,
+    /// `pending`, `sent` or `failed`.
+    pub status: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+    /// Reminders to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+/// The reminder log of your jurisdictions, newest first: what was sent to whom for which
+/// deadline, when, and whether it was delivered.
+#[utoipa::path(get, path = "/reminders", tag = "projects", security(("bearer" = [])), params(ReminderLogQuery),
+    responses((status = 200, body = ReminderLogPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn reminder_log(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<ReminderLogQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read the reminder log",
+    )?;
+    let query = query.into_inner();
+    let bad = |detail: String| ApiError::BadRequest {
+        code: "request.bad_query",
+        detail,
+    };
+    let scope = query
+        .jurisdiction
+        .as_deref()
+        .map(JurisdictionCode::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(status) = &query.status {
+        if !["pending", "sent", "failed"].contains(&status.as_str()) {
+            return Err(bad(format!(
+                "unknown status '{status}'; statuses are pending, sent, failed"
+            )));
+        }
+    }
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(bad("offset must be 0 or more".into()));
+    }
+    let (slot, _) = state
+        .projections
+        .live(projections::PROJECTS)
+        .await
+        .map_err(projection_error)?
+        .unwrap_or_else(|| ("a".to_string(), 0));
+    let (total, entries) = projections::projects::reminder_log(
+        state.projections.db(),
+        &slot,
+        &projections::projects::ReminderLogQuery {
+            grants: Some(principal.user.jurisdictions.clone()),
+            scope,
+            project_id: query.project.clone(),
+            status: query.status.clone(),
+            limit,
+            offset,
+        },
+    )
+    .await
+    .map_err(projection_error)?;
+    Ok(HttpResponse::Ok().json(ReminderLogPage {
+        total,
+        limit,
+        offset,
+        items: entries.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `GET /projects/{id}/ledger` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    /// The ledger as it stood at this global position (default: now).
+    pub as_of_position: Option<i64>,
+    /// Read-your-writes: wait (up to 5 s) until the ledger includes this position.
+    pub min_position: Option<i64>,
+}
+
+/// A project's fund ledger: every approval, tranche, settlement and clawback, each with the
+/// event that recorded it, now or as of a past position.
+#[utoipa::path(get, path = "/projects/{id}/ledger", tag = "projects", security(("bearer" = [])),
+    params(("id" = String, Path, description = "project id"), LedgerQuery),
+    responses((status = 200, body = Vec<LedgerItem>), (status = 404, body = Problem)))]
+pub async fn project_ledger(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<LedgerQuery>,
+) -> Result<HttpResponse> {
+    principal.require_role(
+        &[Role::Officer, Role::Supervisor, Role::Auditor],
+        "read projects",
+    )?;
+    let (slot, reached, ok) = state
+        .projections
+        .wait_for(
+            projections::PROJECTS,
+            query.min_position.unwrap_or(0),
+            READ_YOUR_WRITES_WAIT,
+        )
+        .await
+        .map_err(projection_error)?;
+    if !ok {
+        return Err(ApiError::Behind(format!(
+            "the ledger has reached position {reached}, not yet {}; retry shortly",
+            query.min_position.unwrap_or(0)
+        )));
+    }
+    let not_found = || ApiError::NotFound(format!("no project '{}'", path.as_str()));
+    let (summary, _) = projections::projects::get(state.projections.db(), &slot, &path)
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(not_found)?;
+    let inside =
+        JurisdictionCode::parse(&summary.jurisdiction).is_ok_and(|j| principal.user.covers(&j));
+    if !inside {
+        tracing::warn!(user = ?principal.user.username, project = ?path.as_str(), "refused: ledger outside the user's jurisdictions");
+        return Err(not_found());
+    }
+    let position = query.as_of_position.unwrap_or(i64::MAX);
+    let entries = projections::projects::ledger(state.projections.db(), &slot, &path, position)
+        .await
+        .map_err(projection_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", reached.to_string()))
+        .json(
+            entries
+                .into_iter()
+                .map(LedgerItem::from)
+                .collect::<Vec<_>>(),
+        ))
+}
+
 /// A read-model failure: the database down is 503, anything else a server error.
 fn projection_error(e: projections::ProjectionError) -> ApiError {
     match e {

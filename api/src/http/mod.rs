@@ -94,6 +94,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/programmes/{id}/versions/{version}"),
     ("get", "/projects"),
     ("get", "/rollup"),
+    ("get", "/reminders"),
+    ("get", "/projects/{id}/ledger"),
     ("post", "/projects"),
     ("get", "/projects/{id}"),
     ("get", "/projects/{id}/history"),
@@ -143,6 +145,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/projects", web::get().to(h::list_projects))
         .route("/rollup", web::get().to(h::rollup))
+        .route("/reminders", web::get().to(h::reminder_log))
+        .route("/projects/{id}/ledger", web::get().to(h::project_ledger))
         .route("/projects", web::post().to(h::register_project))
         .route("/projects/{id}", web::get().to(h::show_project))
         .route("/projects/{id}/history", web::get().to(h::project_history))

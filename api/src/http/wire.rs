@@ -749,3 +749,91 @@ impl From<projections::projects::Rollup> for RollupView {
         }
     }
 }
+
+/// A page of the reminder log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReminderLogPage {
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    pub items: Vec<ReminderLogItem>,
+}
+
+/// One reminder e-mail: for which deadline, to whom, when recorded, and how delivery stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReminderLogItem {
+    pub id: i64,
+    pub project_id: String,
+    pub project_name: String,
+    pub jurisdiction: String,
+    pub deadline_id: String,
+    pub due_on: String,
+    /// `before`, `due_today`, `overdue` or `escalation`.
+    pub kind: String,
+    pub recipient_name: String,
+    pub recipient_email: String,
+    pub recipient_role: String,
+    pub subject: String,
+    pub reason: String,
+    pub created_at: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub sent_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl From<projections::projects::ReminderLogEntry> for ReminderLogItem {
+    fn from(e: projections::projects::ReminderLogEntry) -> Self {
+        ReminderLogItem {
+            id: e.id,
+            project_id: e.project_id,
+            project_name: e.project_name,
+            jurisdiction: e.jurisdiction,
+            deadline_id: e.deadline_id,
+            due_on: e.due_on,
+            kind: e.kind,
+            recipient_name: e.recipient_name,
+            recipient_email: e.recipient_email,
+            recipient_role: e.recipient_role,
+            subject: e.subject,
+            reason: e.reason,
+            created_at: e.created_at,
+            status: e.status,
+            attempts: e.attempts,
+            sent_at: e.sent_at,
+            last_error: e.last_error,
+        }
+    }
+}
+
+/// One money movement of a project's fund ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerItem {
+    /// The global position of the event that recorded it.
+    pub position: i64,
+    /// The event's sequence in the project's history.
+    pub sequence: i64,
+    /// `province`, `city` or `county`.
+    pub source: String,
+    /// `approved`, `tranche`, `settlement`, `clawback_ordered` or `clawback_settled`.
+    pub movement: String,
+    pub amount_fen: i64,
+    /// The business date of the movement.
+    pub on_date: String,
+    pub recorded_at: String,
+}
+
+impl From<projections::projects::LedgerEntry> for LedgerItem {
+    fn from(e: projections::projects::LedgerEntry) -> Self {
+        LedgerItem {
+            position: e.position,
+            sequence: e.sequence,
+            source: e.source,
+            movement: e.movement,
+            amount_fen: e.amount_fen,
+            on_date: e.on_date,
+            recorded_at: e.recorded_at,
+        }
+    }
+}

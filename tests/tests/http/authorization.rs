@@ -165,7 +165,9 @@ async fn matrix(app: &TestApp) {
             anonymous.status == 401,
         );
     }
-    for suffix in ["", "/history", "/deadlines"] {
+    // The ledger is read from the persisted projection: let it catch up with the commands above.
+    assert_eq!(app.list("auditor.zibo", "").await.status, 200);
+    for suffix in ["", "/history", "/deadlines", "/ledger"] {
         covered.insert(("get", format!("/projects/{{id}}{suffix}")));
         let path = format!("/projects/{id}{suffix}");
         for (user, role, _) in ACCOUNTS {
@@ -238,6 +240,13 @@ async fn matrix(app: &TestApp) {
             rollup.status,
             rollup.status == expected,
         );
+        let log = app.get(user, "/reminders").await;
+        let expected = if role.as_str() == "admin" { 403 } else { 200 };
+        check(
+            format!("GET /reminders as {user}"),
+            log.status,
+            log.status == expected,
+        );
         let me = app.get(user, "/auth/me").await;
         check(
             format!("GET /auth/me as {user}"),
@@ -255,6 +264,7 @@ async fn matrix(app: &TestApp) {
         ("post", "/users/{username}/disable".to_string()),
         ("get", "/auth/me".to_string()),
         ("get", "/rollup".to_string()),
+        ("get", "/reminders".to_string()),
     ]);
     // Public routes: anyone may call them.
     for path in ["/healthz", "/readyz"] {

@@ -145,3 +145,134 @@ async fn the_rollup_reads_its_writes_and_the_past() {
         assert_eq!(outside.status, 403, "{}", outside.body);
     }
 }
+
+/// The project's fund ledger (from the persisted ledger) and the reminder log (the outbox, by
+/// jurisdiction) answer what a supervisor and an auditor ask, inside their jurisdictions only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_and_the_reminder_log() {
+    use std::sync::Arc;
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let programme = domain::fixtures::VILLAGES_2021;
+        let id = app.register("officer.yiyuan", programme, "370323").await;
+        let p = |s: &str| format!("/projects/{id}{s}");
+        app.ok(
+            "officer.yiyuan",
+            &p("/officials"),
+            json!({"role": "official_in_charge",
+            "official": {"name": "张示例", "post": "副局长", "email": "leader@example.org"}}),
+        )
+        .await;
+        app.ok(
+            "officer.yiyuan",
+            &p("/officials"),
+            json!({"role": "liaison",
+            "official": {"name": "李示例", "post": "科长", "email": "liaison@example.org"}}),
+        )
+        .await;
+        let on = chrono::NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
+        app.ok(
+            "officer.yiyuan",
+            &p("/plan"),
+            json!({"submitted_on": "2021-06-07",
+            "form": domain::fixtures::plan_form(programme, "示例镇", on)}),
+        )
+        .await;
+        app.ok(
+            "supervisor.zibo",
+            &p("/review"),
+            json!({"reviewed_on": "2021-06-09",
+            "decision": {"decision": "approve"}}),
+        )
+        .await;
+        let first = app
+            .ok(
+                "supervisor.zibo",
+                &p("/funds/approvals"),
+                json!({"source": "city", "amount_fen": 5_000_000, "approved_on": "2021-06-10"}),
+            )
+            .await;
+        let second = app
+            .ok(
+                "supervisor.zibo",
+                &p("/funds/approvals"),
+                json!({"source": "county", "amount_fen": 2_000_000, "approved_on": "2021-06-10"}),
+            )
+            .await;
+        let (p1, p2) = (
+            first["position"].as_i64().unwrap(),
+            second["position"].as_i64().unwrap(),
+        );
+
+        let ledger = app
+            .get(
+                "auditor.zibo",
+                &format!("/projects/{id}/ledger?min_position={p2}"),
+            )
+            .await;
+        assert_eq!(ledger.status, 200, "{}", ledger.body);
+        let rows = ledger.body.as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{}", ledger.body);
+        assert_eq!(
+            (
+                rows[0]["source"].as_str(),
+                rows[0]["movement"].as_str(),
+                rows[0]["amount_fen"].as_i64(),
+                rows[0]["position"].as_i64()
+            ),
+            (Some("city"), Some("approved"), Some(5_000_000), Some(p1))
+        );
+        let then = app
+            .get(
+                "auditor.zibo",
+                &format!("/projects/{id}/ledger?as_of_position={p1}"),
+            )
+            .await;
+        assert_eq!(then.body.as_array().unwrap().len(), 1, "{}", then.body);
+        let outside = app
+            .get("auditor.jinan", &format!("/projects/{id}/ledger"))
+            .await;
+        assert_eq!(outside.status, 404, "{}", outside.body);
+
+        // Reminders recorded (not sent) by the scheduler for a day in the programme year.
+        let clock = store::FixedClock::new(
+            chrono::DateTime::parse_from_rfc3339("2021-07-12T01:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        let scheduler = api::reminders::Scheduler::new(
+            app.engine.clone(),
+            &api::reminders::config::MailArgs::plain_local(9),
+            Arc::new(clock) as Arc<dyn store::Clock>,
+        )
+        .unwrap();
+        let plan = scheduler
+            .plan(chrono::NaiveDate::from_ymd_opt(2021, 7, 12).unwrap())
+            .await
+            .unwrap();
+        let enqueued = scheduler.enqueue(&plan).await.unwrap();
+        assert!(enqueued.inserted > 0, "{enqueued:?}");
+        let log = app
+            .get("supervisor.zibo", "/reminders?status=pending&limit=500")
+            .await;
+        assert_eq!(log.status, 200, "{}", log.body);
+        assert_eq!(
+            log.body["total"].as_i64(),
+            Some(enqueued.inserted as i64),
+            "{}",
+            log.body
+        );
+        let item = &log.body["items"][0];
+        assert_eq!(item["project_id"], id.as_str());
+        assert_eq!(item["jurisdiction"], "370323");
+        assert!(item["recipient_email"]
+            .as_str()
+            .unwrap()
+            .ends_with("@example.org"));
+        assert_eq!(item["status"], "pending");
+        let none = app.get("supervisor.jinan", "/reminders").await;
+        assert_eq!(none.body["total"], 0, "{}", none.body);
+        let bad = app.get("supervisor.zibo", "/reminders?status=lost").await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+    }
+}
