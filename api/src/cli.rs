@@ -213,7 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn projections_command(engine: &Engine, command: ProjectionsCommand) -> anyhow::Result<()> {
     let runtime = engine.projections();
     for line in runtime.prepare().await? {
-        println!("{line}");
+        eprintln!("{line}");
     }
     match command {
         ProjectionsCommand::Status { json } => {

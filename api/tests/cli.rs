@@ -44,6 +44,40 @@ async fn newcomer_walkthrough(kind: Kind) {
     let list = ok(subsidy(&dir, url, &["projects", "list", "--json"]));
     let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 40);
+
+    // Every read model stands at the head of the log, and a rebuild swaps to the other slot.
+    let status = |dir: &Path| -> Vec<serde_json::Value> {
+        let out = ok(subsidy(dir, url, &["projections", "status", "--json"]));
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let before = status(&dir);
+    assert_eq!(before.len(), 2, "{before:?}");
+    for s in &before {
+        assert_eq!(s["live"], true, "{s}");
+        assert_eq!(s["position"], s["head"], "{s}");
+        assert_eq!(s["lag_events"], 0, "{s}");
+        assert!(s["rows"].as_i64().unwrap() >= 40, "{s}");
+    }
+    let out = ok(subsidy(&dir, url, &["projections", "rebuild", "projects"]));
+    assert!(out.contains("projects: rebuilt and swapped"), "{out}");
+    let after = status(&dir);
+    let projects = after.iter().find(|s| s["name"] == "projects").unwrap();
+    assert_eq!(
+        (projects["slot"].as_str(), projects["live"].as_bool()),
+        (Some("b"), Some(true))
+    );
+    assert_eq!(projects["position"], projects["head"]);
+    let unknown = subsidy(&dir, url, &["projections", "rebuild", "nothing"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("there is no projection 'nothing'"),
+        "{}",
+        stderr(&unknown)
+    );
     let table = ok(subsidy(
         &dir,
         url,
