@@ -5,6 +5,17 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = api::cli::Cli::parse();
+    // One-shot commands end quietly when their reader goes away (`subsidy projects list | head`),
+    // as Unix tools do. The server keeps Rust's default (SIGPIPE ignored): a client that hangs up
+    // must cost one write error, not the process.
+    #[cfg(unix)]
+    if !matches!(cli.command, api::cli::Command::Serve { .. }) {
+        // SAFETY: setting a signal disposition is process-wide and async-signal-safe; nothing
+        // else in this process changes SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // `serve` is a long-running process whose operator must see what it does (the listening
     // address, each reminder tick, every failed delivery): `info` by default. One-shot commands
     // print their own results and log only warnings. `RUST_LOG` overrides both.
