@@ -60,6 +60,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     let http = super::HttpSettings {
         listen: listen.to_string(),
         tls: tls_from_env()?,
+        idempotency_lease: super::idempotency::lease_from_env().map_err(anyhow::Error::msg)?,
         ..Default::default()
     };
     let app = super::Application::build(engine, &http)
