@@ -18,6 +18,9 @@
 //!   accepted by the SMTP server, killed before the row was marked sent): the same bytes and
 //!   Message-ID, and an attempt whose outcome was never logged for each extra copy;
 //! - [`check_projections`]: the read models folded from the store agree with the write side.
+//!
+//! A second test kills the first start itself (demo accounts and demo data on an empty store)
+//! mid-way, twice, and checks that the next start finishes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -27,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use api::http::bootstrap::{DEMO_ACCOUNTS, DEMO_PASSWORD as PASSWORD};
 use api::reminders::config::MailArgs;
 use api::reminders::{shanghai_today, Scheduler};
 use api::Engine;
@@ -50,8 +54,6 @@ const REMINDER_KILL_EVERY: usize = 3;
 const LEASE_SECS: u64 = 2;
 /// Concurrent clients.
 const CLIENTS: usize = 4;
-/// The demo password (`api::http::bootstrap::DEMO_PASSWORD`).
-const PASSWORD: &str = api::http::bootstrap::DEMO_PASSWORD;
 
 const VILLAGES_2021: &str = domain::fixtures::VILLAGES_2021;
 
@@ -61,7 +63,8 @@ const VILLAGES_2021: &str = domain::fixtures::VILLAGES_2021;
 struct ServerSpec {
     data_dir: PathBuf,
     database_url: Option<String>,
-    smtp_port: u16,
+    /// The SMTP server reminders go to; `None` runs without reminders.
+    smtp_port: Option<u16>,
     log: PathBuf,
 }
 
@@ -72,8 +75,8 @@ struct Server {
 }
 
 impl ServerSpec {
-    /// Starts the server, reads the URL it prints on stdout and waits (bounded) for `/readyz`.
-    async fn start(&self, http: &reqwest::Client) -> Server {
+    /// Starts the server process; the receiver gets the URL it prints on stdout.
+    fn spawn(&self) -> (Child, tokio::sync::oneshot::Receiver<String>) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -90,16 +93,20 @@ impl ServerSpec {
             .env_remove("SUBSIDY_DATA_DIR")
             .env_remove("SUBSIDY_REMINDERS")
             .env_remove("SUBSIDY_TLS")
-            .env("SUBSIDY_SMTP_HOST", "127.0.0.1")
-            .env("SUBSIDY_SMTP_PORT", self.smtp_port.to_string())
-            .env("SUBSIDY_SMTP_TLS", "none")
-            .env("SUBSIDY_BASE_URL", "https://subsidy.example.org")
-            .env("SUBSIDY_REMIND_EVERY_SECS", "1")
-            .env("SUBSIDY_REMINDER_LEASE_SECS", LEASE_SECS.to_string())
             .env("SUBSIDY_IDEMPOTENCY_LEASE_SECS", LEASE_SECS.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log.try_clone().unwrap()));
+        match self.smtp_port {
+            Some(port) => command
+                .env("SUBSIDY_SMTP_HOST", "127.0.0.1")
+                .env("SUBSIDY_SMTP_PORT", port.to_string())
+                .env("SUBSIDY_SMTP_TLS", "none")
+                .env("SUBSIDY_BASE_URL", "https://subsidy.example.org")
+                .env("SUBSIDY_REMIND_EVERY_SECS", "1")
+                .env("SUBSIDY_REMINDER_LEASE_SECS", LEASE_SECS.to_string()),
+            None => command.env("SUBSIDY_REMINDERS", "off"),
+        };
         let mut child = command.spawn().expect("start subsidy serve");
         // The URL line on stdout; everything the server prints goes to the log as well.
         let stdout = child.stdout.take().unwrap();
@@ -117,6 +124,12 @@ impl ServerSpec {
                 }
             }
         });
+        (child, url_rx)
+    }
+
+    /// Starts the server, reads the URL it prints on stdout and waits (bounded) for `/readyz`.
+    async fn start(&self, http: &reqwest::Client) -> Server {
+        let (mut child, url_rx) = self.spawn();
         let base = match tokio::time::timeout(Duration::from_secs(60), url_rx).await {
             Ok(Ok(url)) => url,
             _ => {
@@ -452,7 +465,7 @@ async fn crash_consistency(kind: Kind) {
     let spec = ServerSpec {
         data_dir: db.dir.path().to_path_buf(),
         database_url: (kind == Kind::Postgres).then(|| db.url.clone()),
-        smtp_port: smtp.port,
+        smtp_port: Some(smtp.port),
         log: db.dir.path().join("serve.log"),
     };
     let http = reqwest::Client::builder()
@@ -748,4 +761,126 @@ async fn sqlite_survives_sigkill_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_survives_sigkill_under_load() {
     crash_consistency(Kind::Postgres).await
+}
+
+/// How many projects the demo data set holds (`api/tests/cli.rs` checks the same number).
+const DEMO_PROJECTS: usize = 40;
+
+/// Starts the server and kills it once `ready` holds (polled), or once it has started (it
+/// printed its URL: the first start is over); returns the state it left: (accounts, projects,
+/// last position).
+async fn kill_when<F, Fut>(
+    spec: &ServerSpec,
+    db: &TestDb,
+    what: &str,
+    mut ready: F,
+) -> (i64, usize, i64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let (mut child, mut url) = spec.spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready().await && url.try_recv().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after 60 s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL the server");
+    child.wait().expect("reap the server");
+    let accounts = count(db, "SELECT COUNT(*) FROM http_users").await;
+    let projects = db
+        .store
+        .aggregate_ids(SubsidyProject::TYPE)
+        .await
+        .unwrap()
+        .len();
+    (accounts, projects, db.store.last_position().await.unwrap())
+}
+
+/// A first start killed mid-way: `serve` on an empty store creates the demo accounts and loads
+/// the demo data set. Killed once while it is at one of them, and once more at a random number
+/// of demo events, the next start must finish the job: every demo account logs in, every demo
+/// project exists, every chain verifies.
+async fn a_first_start_killed_mid_way_is_finished_by_the_next(kind: Kind) {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(rand::random);
+    println!("{kind:?}: CRASH_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let db = TestDb::new(kind).await;
+    let spec = ServerSpec {
+        data_dir: db.dir.path().to_path_buf(),
+        database_url: (kind == Kind::Postgres).then(|| db.url.clone()),
+        smtp_port: None,
+        log: db.dir.path().join("serve.log"),
+    };
+    let accounts = rng.gen_range(1..DEMO_ACCOUNTS.len() as i64);
+    let events = rng.gen_range(1..400);
+    let first = kill_when(&spec, &db, "some accounts or demo events", || async {
+        count(&db, "SELECT COUNT(*) FROM http_users").await >= accounts
+            || db.store.last_position().await.unwrap() >= events
+    })
+    .await;
+    let before = first.2;
+    let events = before + rng.gen_range(1..200);
+    let second = kill_when(&spec, &db, "more demo events", || async {
+        db.store.last_position().await.unwrap() >= events
+    })
+    .await;
+
+    let http = reqwest::Client::new();
+    let server = spec.start(&http).await;
+    for (user, _, _) in DEMO_ACCOUNTS {
+        let response = http
+            .post(format!("{}/auth/login", server.base))
+            .json(&json!({"username": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{kind:?}: demo account {user} after first starts killed at {first:?} and {second:?} \
+             (accounts, projects, position)"
+        );
+    }
+    let ids = db.store.aggregate_ids(SubsidyProject::TYPE).await.unwrap();
+    assert_eq!(
+        ids.len(),
+        DEMO_PROJECTS,
+        "{kind:?}: the demo projects after first starts killed at {first:?} and {second:?}: {ids:?}"
+    );
+    for id in &ids {
+        let events = db
+            .store
+            .read_stream(SubsidyProject::TYPE, id)
+            .await
+            .unwrap();
+        if let Err(violation) = store::verify_chain(&events) {
+            panic!("{kind:?}: the chain of {id} does not verify: {violation:?}");
+        }
+    }
+    let last = db.store.last_position().await.unwrap();
+    for (n, state) in [first, second].iter().enumerate() {
+        assert!(
+            state.0 < DEMO_ACCOUNTS.len() as i64 || state.2 < last,
+            "{kind:?}: kill {n} did not land in the first start: {state:?}"
+        );
+    }
+    println!("{kind:?}: first start killed at {first:?} and {second:?} (accounts, projects, position), finished by the next");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_first_start_killed_mid_way_is_finished_by_the_next() {
+    a_first_start_killed_mid_way_is_finished_by_the_next(Kind::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_start_killed_mid_way_is_finished_by_the_next() {
+    a_first_start_killed_mid_way_is_finished_by_the_next(Kind::Postgres).await
 }
