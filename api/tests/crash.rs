@@ -129,12 +129,15 @@ impl ServerSpec {
 
     /// Starts the server, reads the URL it prints on stdout and waits (bounded) for `/readyz`.
     async fn start(&self, http: &reqwest::Client) -> Server {
-        let (mut child, url_rx) = self.spawn();
+        let (child, url_rx) = self.spawn();
+        // Killed when dropped, also if this panics.
+        let mut server = Server {
+            child,
+            base: String::new(),
+        };
         let base = match tokio::time::timeout(Duration::from_secs(60), url_rx).await {
             Ok(Ok(url)) => url,
             _ => {
-                let _ = child.kill();
-                let _ = child.wait();
                 panic!(
                     "subsidy serve printed no URL; its log:\n{}",
                     log_tail(&self.log)
@@ -152,7 +155,8 @@ impl ServerSpec {
             },
         )
         .await;
-        Server { child, base }
+        server.base = base;
+        server
     }
 }
 
@@ -779,7 +783,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let (mut child, mut url) = spec.spawn();
+    let (child, mut url) = spec.spawn();
+    // Killed when dropped, also if this panics.
+    let server = Server {
+        child,
+        base: String::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready().await && url.try_recv().is_err() {
         assert!(
@@ -788,8 +797,7 @@ where
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    child.kill().expect("SIGKILL the server");
-    child.wait().expect("reap the server");
+    server.kill();
     let accounts = count(db, "SELECT COUNT(*) FROM http_users").await;
     let projects = db
         .store
