@@ -6,13 +6,16 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use chrono::{Datelike, NaiveDate};
+use cqrs_es::Aggregate;
 use domain::commands::{
     ChecklistResult, ClawbackLine, IndicatorScore, ObjectionOutcome, ReviewDecision,
 };
 use domain::fixtures::{
     entity, official, plan_form, progress_form, LOCKERS_2017, LOCKERS_2025, VILLAGES_2021,
 };
-use domain::{CommandContext, DocumentRef, Fen, JurisdictionCode, ProjectCommand as C, Stage};
+use domain::{
+    CommandContext, DocumentRef, Fen, JurisdictionCode, ProjectCommand as C, Stage, SubsidyProject,
+};
 use workflows::programme::{FundSource, OfficialRole, Programme, Requirement};
 
 use crate::engine::Engine;
@@ -302,8 +305,36 @@ pub async fn load(engine: &Engine) -> anyhow::Result<String> {
     if existing > 0 {
         bail!("the store already holds {existing} event(s); demo data loads only into an empty store (use a fresh --data-dir)");
     }
+    load_except(engine, &[]).await
+}
+
+/// The demo projects' identifiers, in loading order.
+pub fn ids(engine: &Engine) -> anyhow::Result<Vec<String>> {
+    specs()
+        .iter()
+        .enumerate()
+        .map(|(n, spec)| {
+            let programme = engine
+                .programmes()
+                .get(spec.programme, 1)
+                .with_context(|| format!("programme {} is not loaded", spec.programme))?;
+            Ok(demo_id(n, &programme))
+        })
+        .collect()
+}
+
+/// Loads the demo projects that have no event yet: the rest of a demo load that a crash
+/// interrupted (`subsidy serve`'s first start). The project being built when it was
+/// interrupted stays at the step it had reached.
+pub async fn load_missing(engine: &Engine) -> anyhow::Result<String> {
+    let present = engine.store.aggregate_ids(SubsidyProject::TYPE).await?;
+    load_except(engine, &present).await
+}
+
+async fn load_except(engine: &Engine, present: &[String]) -> anyhow::Result<String> {
     let mut report = String::new();
     let mut total_events = 0;
+    let mut loaded = 0;
     let specs = specs();
     for (n, spec) in specs.iter().enumerate() {
         let programme = engine
@@ -311,6 +342,9 @@ pub async fn load(engine: &Engine) -> anyhow::Result<String> {
             .get(spec.programme, 1)
             .with_context(|| format!("programme {} is not loaded", spec.programme))?;
         let id = demo_id(n, &programme);
+        if present.contains(&id) {
+            continue;
+        }
         let mut r = Runner {
             engine,
             id: id.clone(),
@@ -319,12 +353,17 @@ pub async fn load(engine: &Engine) -> anyhow::Result<String> {
         };
         build(&mut r, spec, &programme).await?;
         total_events += r.events;
+        loaded += 1;
         let _ = writeln!(report, "{id}  {}  {}", r.stage.label_zh(), spec.name);
     }
+    let earlier = if present.is_empty() {
+        String::new()
+    } else {
+        format!(" (the other {} were loaded before)", specs.len() - loaded)
+    };
     let _ = writeln!(
         report,
-        "loaded {} demo projects, {total_events} events",
-        specs.len()
+        "loaded {loaded} demo projects, {total_events} events{earlier}"
     );
     Ok(report)
 }

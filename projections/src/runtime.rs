@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use store::{Store, StoredEvent};
 
-use crate::sql::{Arg, Db, Tx};
+use crate::sql::{Arg, Db, Tx, Val};
 use crate::ProjectionError;
 
 /// How many events one transaction applies.
@@ -492,6 +492,25 @@ impl Runtime {
             )
             .await;
         }
+    }
+
+    /// Every row of every table of the live slot of `name`, table by table, ordered by the
+    /// first two columns (which hold each table's key): for comparing a live projection with a
+    /// rebuild.
+    pub async fn dump(&self, name: &str) -> Result<Vec<Vec<Vec<Val>>>, ProjectionError> {
+        let p = self.projection(name)?.clone();
+        let Some((slot, _)) = self.live(name).await? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for table in p.tables(&slot) {
+            out.push(
+                self.db
+                    .fetch_all(&format!("SELECT * FROM {table} ORDER BY 1, 2"), &[])
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 
     /// Every slot of every projection: version, position, lag, rows.

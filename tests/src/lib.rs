@@ -2,12 +2,16 @@
 //! either backend (an SQLite file in a temporary directory, or a new PostgreSQL database that is
 //! dropped afterwards), and [`Kind`] to run one case against both.
 //!
+//! [`smtp::SmtpServer`] is a real SMTP server process (aiosmtpd) for the reminder tests.
+//!
 //! PostgreSQL is reached through `TEST_DATABASE_URL` (an admin connection, default
 //! `postgres://postgres:postgres@127.0.0.1:5432/postgres`); when it is unreachable the test
 //! fails with a clear message — it never skips.
 
 use sqlx::Connection;
 use store::Store;
+
+pub mod smtp;
 
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 

@@ -1,7 +1,8 @@
 //! First start on an empty store: load the demo data set and create the demo accounts, whose
 //! names and password are printed (and documented in the README). Invented names only.
 
-use domain::JurisdictionCode;
+use cqrs_es::Aggregate;
+use domain::{JurisdictionCode, SubsidyProject};
 
 use super::auth::{AccountError, Accounts, Role};
 use crate::engine::Engine;
@@ -26,15 +27,57 @@ pub struct Bootstrap {
     pub accounts_created: Vec<String>,
 }
 
-/// When the store holds no event and no account: loads the demo data and the demo accounts.
+/// On an empty store: creates the demo accounts, then loads the demo data. On a store that such
+/// a first start left behind when it was killed mid-way (only demo accounts, each still with
+/// the demo password, and only demo projects, some of them missing): finishes it, creating the
+/// missing accounts and loading the missing projects. The accounts come first, so that a crash
+/// while the demo data loads never leaves a store that nobody can log in to. Any other store
+/// (a real account, a real project, a demo account whose password was changed or that was
+/// disabled) is left alone.
 pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
     let accounts = Accounts::new(&engine.store);
     let mut done = Bootstrap::default();
-    if engine.store.last_position().await? > 0 || accounts.count_users().await? > 0 {
+    let users = accounts.list_users().await?;
+    let projects = engine.store.aggregate_ids(SubsidyProject::TYPE).await?;
+    let demo_projects = crate::demo::ids(engine)?;
+    let is_demo_account = |name: &str| DEMO_ACCOUNTS.iter().any(|(n, _, _)| *n == name);
+    let missing_accounts = DEMO_ACCOUNTS
+        .iter()
+        .filter(|(name, _, _)| !users.iter().any(|u| u.username == *name))
+        .count();
+    let missing_projects = demo_projects
+        .iter()
+        .filter(|id| !projects.contains(id))
+        .count();
+    if missing_accounts == 0 && missing_projects == 0 {
         return Ok(done);
     }
-    done.demo_report = Some(crate::demo::load(engine).await?);
+    let only_demo = users.iter().all(|u| is_demo_account(&u.username))
+        && projects.iter().all(|id| demo_projects.contains(id));
+    if !only_demo {
+        return Ok(done);
+    }
+    for user in &users {
+        if accounts
+            .check_password(&user.username, DEMO_PASSWORD)
+            .await?
+            .is_none()
+        {
+            return Ok(done);
+        }
+    }
+    if !users.is_empty() || !projects.is_empty() {
+        tracing::warn!(
+            missing_accounts,
+            missing_projects,
+            "the first start was interrupted; finishing it"
+        );
+    }
     for (name, role, grants) in DEMO_ACCOUNTS {
+        if users.iter().any(|u| u.username == *name) {
+            done.accounts_created.push(name.to_string());
+            continue;
+        }
         let codes = grants
             .iter()
             .map(|c| JurisdictionCode::parse(c))
@@ -46,6 +89,9 @@ pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
             Ok(_) | Err(AccountError::Exists(_)) => done.accounts_created.push(name.to_string()),
             Err(e) => return Err(e.into()),
         }
+    }
+    if missing_projects > 0 {
+        done.demo_report = Some(crate::demo::load_missing(engine).await?);
     }
     Ok(done)
 }
@@ -60,6 +106,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     let http = super::HttpSettings {
         listen: listen.to_string(),
         tls: tls_from_env()?,
+        idempotency_lease: super::idempotency::lease_from_env().map_err(anyhow::Error::msg)?,
         ..Default::default()
     };
     let app = super::Application::build(engine, &http)

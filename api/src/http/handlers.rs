@@ -911,7 +911,14 @@ async fn run_command(
                 project_id: &id,
                 project_version: version,
             };
-            match idempotency::claim(&state.db, &state.engine.store, &request).await? {
+            match idempotency::claim(
+                &state.db,
+                &state.engine.store,
+                &request,
+                state.idempotency_lease,
+            )
+            .await?
+            {
                 Claim::Claimed(lease) => Some((request, lease)),
                 Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
             }

@@ -7,7 +7,9 @@
 //! finished, the stored answer. A key reused with a different body gets 422.
 //!
 //! Crashes: a claim is a lease. Its row records a random claimant token, the lease's end
-//! ([`LEASE`] after the claim, far longer than any command takes), the project the command acts
+//! ([`LEASE`] after the claim by default, far longer than any command takes; `subsidy serve`
+//! reads another length from `SUBSIDY_IDEMPOTENCY_LEASE_SECS`, see [`lease_from_env`]), the
+//! project the command acts
 //! on and that project's version when the key was claimed; every event the command appends
 //! carries the key in its metadata ([`METADATA_KEY`], next to the actor, so it is covered by the
 //! hash chain). A retry that finds an expired claim resolves it against the store: if events of
@@ -29,9 +31,30 @@ use super::errors::ApiError;
 use super::handlers::Outcome;
 use super::wire::{CommandResult, RecordedEvent};
 
-/// How long a claim stays "in progress" before a retry may resolve it against the store. Far
-/// longer than any command (the store's pool gives up acquiring a connection after 2 s).
+/// How long a claim stays "in progress" before a retry may resolve it against the store, by
+/// default ([`super::HttpSettings::idempotency_lease`]). Far longer than any command (the store's
+/// pool gives up acquiring a connection after 2 s).
 pub const LEASE: Duration = Duration::from_secs(30);
+
+/// The environment variable `subsidy serve` reads the lease length from (whole seconds).
+pub const LEASE_ENV: &str = "SUBSIDY_IDEMPOTENCY_LEASE_SECS";
+
+/// The lease length `SUBSIDY_IDEMPOTENCY_LEASE_SECS` asks for (whole seconds, at least 1), or
+/// [`LEASE`] when it is not set. Meant for tests that crash the server and must not wait 30 s
+/// for its claims to expire; a lease shorter than a command can take lets a retry overtake a
+/// live claimant and run the command twice.
+pub fn lease_from_env() -> Result<Duration, String> {
+    match std::env::var(LEASE_ENV) {
+        Err(_) => Ok(LEASE),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{LEASE_ENV} must be a positive number of seconds, not {v:?}")),
+    }
+}
 
 /// The event metadata key that carries the idempotency key of the request that appended it.
 pub const METADATA_KEY: &str = "idempotency_key";
@@ -68,8 +91,8 @@ pub enum Claim {
     Replay(Outcome),
 }
 
-fn lease_end(now: DateTime<Utc>) -> String {
-    timestamp(now + chrono::Duration::from_std(LEASE).expect("a short lease"))
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> String {
+    timestamp(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX))
 }
 
 fn in_progress() -> ApiError {
@@ -79,7 +102,13 @@ fn in_progress() -> ApiError {
     }
 }
 
-pub async fn claim(db: &Db, store: &Store, request: &Request<'_>) -> Result<Claim, ApiError> {
+/// Claims `request`'s key for `lease` (see the module documentation).
+pub async fn claim(
+    db: &Db,
+    store: &Store,
+    request: &Request<'_>,
+    lease: Duration,
+) -> Result<Claim, ApiError> {
     let now = Utc::now();
     let claimant = super::auth::random_token();
     let inserted = db_execute!(
@@ -92,7 +121,7 @@ pub async fn claim(db: &Db, store: &Store, request: &Request<'_>) -> Result<Clai
         timestamp(now),
         request.project_id,
         request.project_version as i64,
-        lease_end(now),
+        lease_end(now, lease),
         claimant.clone(),
     );
     match inserted {
@@ -197,7 +226,7 @@ pub async fn claim(db: &Db, store: &Store, request: &Request<'_>) -> Result<Clai
     let taken = db_execute!(
         db,
         "UPDATE http_idempotency SET lease_until = ?, claimant = ? WHERE username = ? AND route = ? AND idem_key = ? AND status IS NULL AND claimant = ?",
-        lease_end(Utc::now()),
+        lease_end(Utc::now(), lease),
         claimant.clone(),
         request.username,
         request.route,

@@ -52,6 +52,10 @@ pub struct HttpSettings {
     /// `Strict-Transport-Security` to every response and the `Secure` flag to the session
     /// cookies. `subsidy serve` sets it from `SUBSIDY_TLS=on`.
     pub tls: bool,
+    /// How long an idempotency claim stays "in progress" before a retry may resolve it against
+    /// the store ([`idempotency::LEASE`], 30 s; `subsidy serve` reads
+    /// `SUBSIDY_IDEMPOTENCY_LEASE_SECS`).
+    pub idempotency_lease: Duration,
 }
 
 impl Default for HttpSettings {
@@ -61,6 +65,7 @@ impl Default for HttpSettings {
             token_ttl: Duration::from_secs(8 * 3600),
             workers: None,
             tls: false,
+            idempotency_lease: idempotency::LEASE,
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct AppState {
     pub token_ttl: Duration,
     /// [`HttpSettings::tls`]: session cookies are `Secure`.
     pub tls: bool,
+    /// [`HttpSettings::idempotency_lease`].
+    pub idempotency_lease: Duration,
 }
 
 /// Every route the server registers, as (method, OpenAPI path). The OpenAPI test checks each is
@@ -399,6 +406,7 @@ impl Application {
             limiter: LoginLimiter::default(),
             token_ttl: settings.token_ttl,
             tls: settings.tls,
+            idempotency_lease: settings.idempotency_lease,
         });
         let tls = settings.tls;
         let spec = api_spec();

@@ -1,7 +1,7 @@
 //! Deadline reminders by e-mail, exactly once and never lost.
 //!
-//! Main types: [`Scheduler`] (plans the reminders owed on a day from
-//! [`projections::deadlines::DeadlinesView`], records them in the [`outbox::Outbox`] and
+//! Main types: [`Scheduler`] (plans the reminders owed on a day from the persisted deadlines,
+//! [`projections::deadlines::plan_reminders_persisted`], records them in the [`outbox::Outbox`] and
 //! delivers them with the [`mailer::Mailer`]), [`config::MailArgs`] (SMTP settings from flags or
 //! `SUBSIDY_SMTP_*`), [`render`] (subject, text, HTML and the .ics attachment) and
 //! [`ReminderError`].
@@ -44,7 +44,8 @@ use config::MailArgs;
 use mailer::{Mailer, SendFailure};
 use outbox::{Claimed, NewReminder, Outbox, Outcome};
 
-/// How long a claim protects a row from other workers; far longer than one SMTP conversation.
+/// How long a claim protects a row from other workers, by default; far longer than one SMTP
+/// conversation. `subsidy serve` reads another length from `SUBSIDY_REMINDER_LEASE_SECS`.
 pub const LEASE: Duration = Duration::minutes(5);
 /// How many rows one worker claims at a time.
 pub const CLAIM_BATCH: i64 = 20;
@@ -110,6 +111,7 @@ pub struct Scheduler {
     worker: String,
     calendar: &'static WorkingCalendar,
     projections: projections::Runtime,
+    lease: Duration,
 }
 
 /// Exponential backoff after the n-th failed attempt: 30 s, 1 min, 2 min… at most one hour.
@@ -150,7 +152,17 @@ impl Scheduler {
             calendar: WorkingCalendar::official(),
             projections: engine.projections(),
             engine,
+            lease: LEASE,
         })
+    }
+
+    /// The same scheduler with claims leased for `lease` instead of [`LEASE`]. A lease shorter
+    /// than an SMTP conversation ([`mailer::SMTP_TIMEOUT`]) lets another worker send a row
+    /// again while its claimant is still sending it; tests that crash the server use a short
+    /// one so that a dead worker's rows come back quickly.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// This worker's name in leases and the delivery log.
@@ -243,7 +255,7 @@ impl Scheduler {
     /// Claims up to `limit` rows ready for an attempt (for tests that stop mid-batch).
     pub async fn claim(&self, limit: i64) -> Result<Vec<Claimed>, ReminderError> {
         self.outbox
-            .claim(&self.worker, self.clock.now(), LEASE, limit)
+            .claim(&self.worker, self.clock.now(), self.lease, limit)
             .await
     }
 
@@ -354,34 +366,60 @@ pub fn spawn_in_server(
     every: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<()>, ReminderError> {
-    let scheduler = Arc::new(Scheduler::new(engine, mail, Arc::new(store::SystemClock))?);
+    spawn_in_server_with_lease(engine, mail, every, LEASE, shutdown)
+}
+
+/// [`spawn_in_server`] with claims leased for `lease` (see [`Scheduler::with_lease`]).
+pub fn spawn_in_server_with_lease(
+    engine: Engine,
+    mail: &MailArgs,
+    every: std::time::Duration,
+    lease: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, ReminderError> {
+    let scheduler =
+        Arc::new(Scheduler::new(engine, mail, Arc::new(store::SystemClock))?.with_lease(lease));
     Ok(tokio::spawn(scheduler.run(every, shutdown)))
 }
 
 /// The reminder scheduler of `subsidy serve`, configured from the environment: the
 /// `SUBSIDY_SMTP_*`, `SUBSIDY_MAIL_FROM` and `SUBSIDY_BASE_URL` variables of
 /// [`config::MailArgs`], `SUBSIDY_REMIND_EVERY_SECS` (tick interval, default 300) and
-/// `SUBSIDY_REMINDERS=off` to run the server without reminders. Returns `None` when turned
-/// off; abort the handle when the server stops.
+/// `SUBSIDY_REMINDERS=off` to run the server without reminders, and
+/// `SUBSIDY_REMINDER_LEASE_SECS` (how long a claim protects a row, default [`LEASE`]; for tests
+/// that crash the server). Returns `None` when turned off; abort the handle when the server
+/// stops.
 pub fn start_with_server(
     engine: Engine,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, ReminderError> {
     if std::env::var("SUBSIDY_REMINDERS").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
         return Ok(None);
     }
-    let every = match std::env::var("SUBSIDY_REMIND_EVERY_SECS") {
+    let seconds = |name: &str, default: u64| match std::env::var(name) {
         Ok(v) => v.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
             ReminderError::Config(format!(
-                "SUBSIDY_REMIND_EVERY_SECS must be a positive number of seconds, not {v:?}"
+                "{name} must be a positive number of seconds, not {v:?}"
             ))
-        })?,
-        Err(_) => 300,
+        }),
+        Err(_) => Ok(default),
     };
+    let every = seconds("SUBSIDY_REMIND_EVERY_SECS", 300)?;
+    let lease = seconds(
+        "SUBSIDY_REMINDER_LEASE_SECS",
+        LEASE.num_seconds().unsigned_abs(),
+    )?;
+    let lease = i64::try_from(lease)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .ok_or_else(|| {
+            ReminderError::Config(format!("SUBSIDY_REMINDER_LEASE_SECS={lease} is too long"))
+        })?;
     let mail = config::MailArgs::from_env()?;
-    spawn_in_server(
+    spawn_in_server_with_lease(
         engine,
         &mail,
         std::time::Duration::from_secs(every),
+        lease,
         std::future::pending(),
     )
     .map(Some)
