@@ -29,6 +29,10 @@ pub struct Cli {
     /// A postgres:// URL to use PostgreSQL instead of the embedded SQLite file.
     #[arg(long, global = true, env = "SUBSIDY_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// `serve`: a postgres:// URL of a streaming replica of the store for the read side
+    /// (lists, roll-ups, ledgers, the reminder log); commands go to --database-url.
+    #[arg(long, global = true, env = "SUBSIDY_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -162,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
+        read_database_url: cli.read_database_url.clone(),
     };
     match cli.command {
         Command::Programmes {

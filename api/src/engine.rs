@@ -13,6 +13,8 @@ use workflows::programme::ProgrammeRegistry;
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// A streaming replica for the server's read side (`serve` only).
+    pub read_database_url: Option<String>,
 }
 
 impl Settings {

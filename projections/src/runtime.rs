@@ -104,6 +104,8 @@ pub enum Step {
 /// Runs a set of projections over one store.
 pub struct Runtime {
     db: Db,
+    /// Where readers read the live tables: the primary, or a streaming replica of it.
+    read: Db,
     store: Store,
     projections: Vec<Arc<dyn SqlProjection>>,
     progress: tokio::sync::watch::Sender<u64>,
@@ -114,6 +116,7 @@ impl Runtime {
     pub fn new(store: &Store, projections: Vec<Arc<dyn SqlProjection>>) -> Self {
         Self {
             db: Db::of(store),
+            read: Db::of(store),
             store: store.clone(),
             projections,
             progress: tokio::sync::watch::channel(0).0,
@@ -140,8 +143,24 @@ impl Runtime {
         )
     }
 
+    /// The same runtime, whose readers ([`Runtime::reader`], [`Runtime::live`],
+    /// [`Runtime::wait_for`]) use `read`, e.g. a PostgreSQL streaming replica of the primary.
+    /// The runner still writes on the primary; the checkpoint rows replicate with the tables
+    /// they describe, so a reader that waits for a position on the replica sees the tables as
+    /// of at least that position there.
+    pub fn with_reader(mut self, read: Db) -> Self {
+        self.read = read;
+        self
+    }
+
+    /// The database the runner writes (the primary).
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The database readers read (the primary unless [`Runtime::with_reader`] gave a replica).
+    pub fn reader(&self) -> &Db {
+        &self.read
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -458,7 +477,7 @@ impl Runtime {
     /// The live slot of `name` and its position, if the projection was ever built.
     pub async fn live(&self, name: &str) -> Result<Option<(String, i64)>, ProjectionError> {
         let rows = self
-            .db
+            .read
             .fetch_all(
                 "SELECT slot, position FROM projection_checkpoints WHERE name = ? AND live = 1",
                 &[name.into()],

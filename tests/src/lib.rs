@@ -8,6 +8,8 @@
 //! `postgres://postgres:postgres@127.0.0.1:5432/postgres`); when it is unreachable the test
 //! fails with a clear message — it never skips.
 
+pub mod cluster;
+
 use sqlx::Connection;
 use store::Store;
 

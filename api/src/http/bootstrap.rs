@@ -107,6 +107,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
         listen: listen.to_string(),
         tls: tls_from_env()?,
         idempotency_lease: super::idempotency::lease_from_env().map_err(anyhow::Error::msg)?,
+        read_database_url: settings.read_database_url.clone(),
         ..Default::default()
     };
     let app = super::Application::build(engine, &http)

@@ -313,7 +313,7 @@ pub async fn list_projects(
             let today = crate::reminders::shanghai_today(Utc::now());
             Some(
                 projections::deadlines::overdue_project_ids(
-                    state.projections.db(),
+                    state.projections.reader(),
                     &slot,
                     state.engine.programmes(),
                     state.engine.services.calendar,
@@ -367,7 +367,7 @@ pub async fn list_projects(
         limit: limit as i64,
         offset: offset as i64,
     };
-    let (total, rows) = projections::projects::list(state.projections.db(), &slot, &list_query)
+    let (total, rows) = projections::projects::list(state.projections.reader(), &slot, &list_query)
         .await
         .map_err(projection_error)?;
     let items = rows.into_iter().map(ProjectListItem::from).collect();
@@ -447,7 +447,7 @@ pub async fn rollup(
         )));
     }
     let position = query.as_of_position.unwrap_or(reached).min(reached);
-    let rollup = projections::projects::rollup(state.projections.db(), &slot, &scope, position)
+    let rollup = projections::projects::rollup(state.projections.reader(), &slot, &scope, position)
         .await
         .map_err(projection_error)?;
     Ok(HttpResponse::Ok()
@@ -517,7 +517,7 @@ pub async fn reminder_log(
         .map_err(projection_error)?
         .unwrap_or_else(|| ("a".to_string(), 0));
     let (total, entries) = projections::projects::reminder_log(
-        state.projections.db(),
+        state.projections.reader(),
         &slot,
         &projections::projects::ReminderLogQuery {
             grants: Some(principal.user.jurisdictions.clone()),
@@ -579,7 +579,7 @@ pub async fn project_ledger(
         )));
     }
     let not_found = || ApiError::NotFound(format!("no project '{}'", path.as_str()));
-    let (summary, _) = projections::projects::get(state.projections.db(), &slot, &path)
+    let (summary, _) = projections::projects::get(state.projections.reader(), &slot, &path)
         .await
         .map_err(projection_error)?
         .ok_or_else(not_found)?;
@@ -590,7 +590,7 @@ pub async fn project_ledger(
         return Err(not_found());
     }
     let position = query.as_of_position.unwrap_or(i64::MAX);
-    let entries = projections::projects::ledger(state.projections.db(), &slot, &path, position)
+    let entries = projections::projects::ledger(state.projections.reader(), &slot, &path, position)
         .await
         .map_err(projection_error)?;
     Ok(HttpResponse::Ok()

@@ -56,6 +56,9 @@ pub struct HttpSettings {
     /// the store ([`idempotency::LEASE`], 30 s; `subsidy serve` reads
     /// `SUBSIDY_IDEMPOTENCY_LEASE_SECS`).
     pub idempotency_lease: Duration,
+    /// A PostgreSQL streaming replica of the store for the read side (lists, roll-ups,
+    /// ledgers, the reminder log); commands and the projection runner use the primary.
+    pub read_database_url: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -66,6 +69,7 @@ impl Default for HttpSettings {
             workers: None,
             tls: false,
             idempotency_lease: idempotency::LEASE,
+            read_database_url: None,
         }
     }
 }
@@ -370,6 +374,21 @@ pub fn security_headers(headers: &mut HeaderMap, tls: bool) {
     }
 }
 
+/// A pool on a read replica (PostgreSQL only; no migrations are run there: they replicate).
+async fn read_replica(url: &str) -> std::io::Result<projections::sql::Db> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(std::io::Error::other(
+            "the read database must be a postgres:// URL of a streaming replica of the store",
+        ));
+    }
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy(url)
+        .map_err(|e| std::io::Error::other(format!("the read database URL: {e}")))?;
+    Ok(projections::sql::Db::Postgres(pool))
+}
+
 /// A task that runs beside the server and stops with it (it gets the shutdown token).
 pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -390,7 +409,11 @@ impl Application {
         // The read models: created on the first start (built from the log once), rebuilt in
         // the other slot when their code version changed (the old one serves meanwhile), and
         // otherwise only caught up from their checkpoints, in the background.
-        let runtime = std::sync::Arc::new(engine.projections());
+        let mut runtime = engine.projections();
+        if let Some(url) = &settings.read_database_url {
+            runtime = runtime.with_reader(read_replica(url).await?);
+        }
+        let runtime = std::sync::Arc::new(runtime);
         for line in runtime
             .prepare()
             .await

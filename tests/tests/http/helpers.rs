@@ -96,6 +96,20 @@ pub async fn spawn_app_on(
     dir: tempfile::TempDir,
     tls: bool,
 ) -> TestApp {
+    let settings = HttpSettings {
+        tls,
+        ..Default::default()
+    };
+    spawn_app_with_settings(backend, url, dir, settings).await
+}
+
+/// [`spawn_app_on`] with the given settings (its listen address and workers are the tests').
+pub async fn spawn_app_with_settings(
+    backend: Backend,
+    url: &str,
+    dir: tempfile::TempDir,
+    settings: HttpSettings,
+) -> TestApp {
     let store = store::Store::connect(url).await.expect("open the store");
     let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
     let accounts = Accounts::new(&engine.store);
@@ -113,8 +127,7 @@ pub async fn spawn_app_on(
     let settings = HttpSettings {
         listen: "127.0.0.1:0".to_string(),
         workers: Some(2),
-        tls,
-        ..Default::default()
+        ..settings
     };
     let app = Application::build(engine.clone(), &settings)
         .await

@@ -16,4 +16,5 @@ mod logging;
 mod openapi;
 mod outage;
 mod read_your_writes;
+mod replica;
 mod walk;
