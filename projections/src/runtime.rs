@@ -358,9 +358,9 @@ impl Runtime {
     }
 
     /// Makes a caught-up shadow slot live, in one transaction holding both checkpoint rows.
-    /// The shadow is caught up first (outside the lock); the swap happens only once it stands
-    /// at or after the live slot, so that readers never go back in time. Returns whether it
-    /// swapped.
+    /// The shadow is caught up first (outside the lock), then, under the lock, brought to at
+    /// least the live slot's position, so that readers never go back in time. Returns whether
+    /// it swapped.
     pub async fn swap(&self, name: &str) -> Result<bool, ProjectionError> {
         let p = self.projection(name)?.clone();
         for _ in 0..10 {
@@ -387,14 +387,25 @@ impl Runtime {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            if shadow.position < live.position {
-                // The live slot moved on meanwhile: catch up again.
+            // The live slot cannot move while we hold its row: bring the shadow to at least its
+            // position, reading on this transaction's connection (never a second one while the
+            // SQLite write lock is held).
+            let mut position = shadow.position;
+            while position < live.position {
+                let events = tx.read_events(position, BATCH).await?;
+                let Some(last) = events.last().map(|e| e.global_position) else {
+                    break;
+                };
+                p.apply(&mut tx, &shadow.slot, &events).await?;
+                position = last;
+            }
+            if position < live.position {
                 tx.rollback().await?;
                 continue;
             }
             tx.execute(
-                "UPDATE projection_checkpoints SET live = 1, updated_at = ? WHERE name = ? AND slot = ?",
-                &[now().into(), name.into(), shadow.slot.clone().into()],
+                "UPDATE projection_checkpoints SET live = 1, position = ?, updated_at = ? WHERE name = ? AND slot = ?",
+                &[position.into(), now().into(), name.into(), shadow.slot.clone().into()],
             )
             .await?;
             // The old slot stops being maintained; its tables stay until the next rebuild, so
@@ -411,7 +422,7 @@ impl Runtime {
                 from = %live.slot,
                 to = %shadow.slot,
                 version = shadow.version,
-                position = shadow.position,
+                position,
                 "projection swapped to its rebuilt slot"
             );
             return Ok(true);

@@ -129,6 +129,40 @@ impl Tx {
         }
     }
 
+    /// Up to `limit` events after `after`, in position order, read on this transaction's own
+    /// connection (never a second one from the pool while a write lock is held).
+    pub async fn read_events(
+        &mut self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<store::StoredEvent>, ProjectionError> {
+        let postgres = matches!(self, Tx::Postgres(_));
+        let rows = self
+            .fetch_all(
+                &format!(
+                    "SELECT {} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?",
+                    store::event_columns(postgres)
+                ),
+                &[after.into(), limit.into()],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                store::stored_event_from_columns(
+                    Some(r[0].i64()),
+                    r[1].text(),
+                    r[2].text(),
+                    r[3].i64(),
+                    r[4].text(),
+                    r[5].text(),
+                    r[6].text(),
+                    r[7].text(),
+                )
+                .map_err(ProjectionError::Store)
+            })
+            .collect()
+    }
+
     pub async fn commit(self) -> Result<(), ProjectionError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,

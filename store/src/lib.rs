@@ -49,7 +49,7 @@ pub use clock::{format_recorded_at, Clock, FixedClock, SystemClock};
 pub use error::{ExecuteError, StoreError};
 pub use event::{StoredEvent, HASH, PREV_HASH, RECORDED_AT};
 pub use repository::{AnyRepository, ChainedRepository};
-pub use store::{Committed, Store, SQLITE_FILE_NAME};
+pub use store::{event_columns, stored_event_from_columns, Committed, Store, SQLITE_FILE_NAME};
 
 /// Re-exported so callers name the same cqrs-es types as this crate.
 pub use cqrs_es;

@@ -490,6 +490,43 @@ const SQLITE_COLUMNS: &str =
 // same parsing path as SQLite.
 const POSTGRES_COLUMNS: &str = "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload::text, metadata::text";
 
+/// The columns of `events` to select, in the order [`stored_event_from_columns`] takes them, for
+/// callers that read events on a connection of their own (e.g. inside a projection's
+/// transaction): `global_position, aggregate_type, aggregate_id, sequence, event_type,
+/// event_version, payload, metadata`, JSON as text.
+pub fn event_columns(postgres: bool) -> &'static str {
+    if postgres {
+        POSTGRES_COLUMNS
+    } else {
+        SQLITE_COLUMNS
+    }
+}
+
+/// A stored event from the columns of [`event_columns`], parsed and checked as `read_all` does.
+#[allow(clippy::too_many_arguments)]
+pub fn stored_event_from_columns(
+    global_position: Option<i64>,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+) -> Result<StoredEvent, StoreError> {
+    raw((
+        global_position,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+    ))
+    .into_stored()
+}
+
 fn raw(row: EventTuple) -> RawEventRow {
     let (
         global_position,

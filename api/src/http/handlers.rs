@@ -665,10 +665,47 @@ pub async fn show_project(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read projects",
     )?;
-    let (project, version) = load_in_scope(&state, &principal, &path, query.as_of).await?;
+    let (project, version) = match query.as_of {
+        Some(_) => load_in_scope(&state, &principal, &path, query.as_of).await?,
+        None => current_in_scope(&state, &principal, &path).await?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{version}\"")))
         .json(ProjectView::new(&path, version, &project)))
+}
+
+/// A project's current state from its row in the persisted project list, once the list has
+/// caught up with the log's head as of this request (so a client sees its own last command),
+/// or 404 (absent and out of scope alike). Falls back to replaying the project's events when
+/// the list cannot catch up in time.
+async fn current_in_scope(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(SubsidyProject, usize)> {
+    let head = state.engine.store.last_position().await?;
+    let (slot, _, ok) = state
+        .projections
+        .wait_for(projections::PROJECTS, head, READ_YOUR_WRITES_WAIT)
+        .await
+        .map_err(projection_error)?;
+    if !ok {
+        return load_in_scope(state, principal, id, None).await;
+    }
+    let not_found = || ApiError::NotFound(format!("no project '{id}'"));
+    let (summary, project) = projections::projects::get(state.projections.reader(), &slot, id)
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(not_found)?;
+    let inside = project
+        .jurisdiction
+        .as_ref()
+        .is_some_and(|j| principal.user.covers(j));
+    if !inside {
+        tracing::warn!(user = ?principal.user.username, project = ?id, "refused: project outside the user's jurisdictions");
+        return Err(not_found());
+    }
+    Ok((project, summary.version as usize))
 }
 
 /// The reads built on a project's stored events: the reader's role and scope are checked, then

@@ -198,11 +198,12 @@ async fn a_rebuild_under_load_never_shows_a_half_table(kind: Kind) {
     let stop = tokio_util_like_stop();
     let runner = tokio::spawn(rt.clone().run(stop.wait()));
     let done = Arc::new(AtomicBool::new(false));
+    let slots_seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let reader = {
         let rt = rt.clone();
         let done = done.clone();
+        let slots_seen = slots_seen.clone();
         tokio::spawn(async move {
-            let mut slots_seen = Vec::new();
             let mut reads = 0;
             while !done.load(Ordering::SeqCst) {
                 let (slot, _) = rt.live(PROJECTS).await.unwrap().unwrap();
@@ -213,13 +214,16 @@ async fn a_rebuild_under_load_never_shows_a_half_table(kind: Kind) {
                     "a read of slot {slot} saw {} rows",
                     rows.len()
                 );
-                if slots_seen.last() != Some(&slot) {
-                    slots_seen.push(slot);
+                {
+                    let mut seen = slots_seen.lock().unwrap();
+                    if seen.last() != Some(&slot) {
+                        seen.push(slot);
+                    }
                 }
                 reads += 1;
                 tokio::task::yield_now().await;
             }
-            (slots_seen, reads)
+            reads
         })
     };
     let writer = {
@@ -242,20 +246,24 @@ async fn a_rebuild_under_load_never_shows_a_half_table(kind: Kind) {
     )
     .await;
     rt.rebuild(PROJECTS, |_, _| {}).await.unwrap();
+    let before_more = db.store.last_position().await.unwrap();
     tests::poll_until(
-        "more commands after the swap",
+        "the reader on the new slot while commands keep arriving",
         Duration::from_secs(10),
         || {
-            let db = &db;
-            async move { db.store.last_position().await.unwrap() > 545 }
+            let (db, slots_seen) = (&db, &slots_seen);
+            async move {
+                slots_seen.lock().unwrap().last().map(String::as_str) == Some("b")
+                    && db.store.last_position().await.unwrap() > before_more + 5
+            }
         },
     )
     .await;
     done.store(true, Ordering::SeqCst);
-    let (slots_seen, reads) = reader.await.unwrap();
+    let reads = reader.await.unwrap();
     let written = writer.await.unwrap();
     assert_eq!(
-        slots_seen,
+        *slots_seen.lock().unwrap(),
         vec!["a".to_string(), "b".to_string()],
         "after {reads} reads"
     );
