@@ -501,26 +501,39 @@ pub fn plan_reminders(
         ..Default::default()
     };
     for (id, state) in &view.projects {
-        let Some(programme) = programme_of(programmes, id, state, &mut plan.problems) else {
-            continue;
-        };
-        let set = state.deadlines(id, &programme, calendar, today);
-        for u in &set.undecided {
-            plan.problems.push(format!(
-                "project {id}, deadline {} ({}): {}",
-                u.id, u.nominal_due, u.reason
-            ));
-        }
-        for d in set
-            .deadlines
-            .into_iter()
-            .filter(|d| d.deadline.status.is_open())
-        {
-            push_reminders(&mut plan, id, state, &programme, calendar, today, d);
-        }
+        plan_project(&mut plan, id, state, programmes, calendar, today);
     }
     sort_plan(&mut plan);
     plan
+}
+
+/// The reminders one project owes on `today` (its deadlines derived exactly as of that day),
+/// added to `plan`, with what stops others (undecided dates, a programme not loaded).
+fn plan_project(
+    plan: &mut ReminderPlan,
+    id: &str,
+    state: &ProjectDeadlineState,
+    programmes: &ProgrammeRegistry,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+) {
+    let Some(programme) = programme_of(programmes, id, state, &mut plan.problems) else {
+        return;
+    };
+    let set = state.deadlines(id, &programme, calendar, today);
+    for u in &set.undecided {
+        plan.problems.push(format!(
+            "project {id}, deadline {} ({}): {}",
+            u.id, u.nominal_due, u.reason
+        ));
+    }
+    for d in set
+        .deadlines
+        .into_iter()
+        .filter(|d| d.deadline.status.is_open())
+    {
+        push_reminders(plan, id, state, &programme, calendar, today, d);
+    }
 }
 
 /// The reminders one open deadline owes on `today`, added to `plan` (problems too).
@@ -896,23 +909,7 @@ pub async fn plan_reminders_persisted(
         ..Default::default()
     };
     for (id, state) in candidates(db, slot, today, horizon).await? {
-        let Some(programme) = programme_of(programmes, &id, &state, &mut plan.problems) else {
-            continue;
-        };
-        let set = state.deadlines(&id, &programme, calendar, today);
-        for u in &set.undecided {
-            plan.problems.push(format!(
-                "project {id}, deadline {} ({}): {}",
-                u.id, u.nominal_due, u.reason
-            ));
-        }
-        for d in set
-            .deadlines
-            .into_iter()
-            .filter(|d| d.deadline.status.is_open())
-        {
-            push_reminders(&mut plan, &id, &state, &programme, calendar, today, d);
-        }
+        plan_project(&mut plan, &id, &state, programmes, calendar, today);
     }
     sort_plan(&mut plan);
     Ok(plan)

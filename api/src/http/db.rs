@@ -22,21 +22,10 @@ impl Db {
     }
 }
 
-/// Rewrites `?` placeholders into PostgreSQL's `$1, $2…`. The queries of this module contain no
-/// literal question marks, so a plain replacement is enough.
+/// Rewrites `?` placeholders into PostgreSQL's `$1, $2…` (the same rule as the projections'
+/// SQL layer; the queries of this module contain no literal question marks).
 pub fn pg(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for ch in sql.chars() {
-        if ch == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+    projections::sql::pg(sql)
 }
 
 /// A timestamp in the one text format stored in these tables; text order is time order.

@@ -248,9 +248,9 @@ pub struct ListQuery {
     /// `-registered_on`, `-paid_fen`, `-last_recorded_at` (most recently changed first).
     pub sort: Option<String>,
     /// Page size, 1–500 (default 50).
-    pub limit: Option<usize>,
+    pub limit: Option<i64>,
     /// Projects to skip (default 0).
-    pub offset: Option<usize>,
+    pub offset: Option<i64>,
     /// Read-your-writes: wait (up to 5 s) until the list includes every event up to this
     /// global position (a command's answer carries it as `position`).
     pub min_position: Option<i64>,
@@ -258,6 +258,36 @@ pub struct ListQuery {
 
 /// How long a read waits for `min_position` before answering 503 `projection.behind`.
 const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A `request.bad_query` refusal.
+fn bad_query(detail: String) -> ApiError {
+    ApiError::BadRequest {
+        code: "request.bad_query",
+        detail,
+    }
+}
+
+/// The `jurisdiction` filter of a list, parsed.
+fn scope_param(code: Option<&str>) -> Result<Option<JurisdictionCode>> {
+    code.map(JurisdictionCode::parse)
+        .transpose()
+        .map_err(|e| bad_query(e.to_string()))
+}
+
+/// A page's `limit` (1–500, default 50) and `offset` (default 0).
+fn page_params(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64)> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad_query(format!(
+            "limit must be between 1 and 500, got {limit}"
+        )));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(bad_query("offset must be 0 or more".into()));
+    }
+    Ok((limit, offset))
+}
 
 /// Projects in your jurisdictions, filtered and paged, from the persisted project list. The
 /// answer's `X-Projection-Position` header says up to which global position it is complete.
@@ -274,16 +304,8 @@ pub async fn list_projects(
         "read projects",
     )?;
     let query = query.into_inner();
-    let bad = |detail: String| ApiError::BadRequest {
-        code: "request.bad_query",
-        detail,
-    };
-    let scope = query
-        .jurisdiction
-        .as_deref()
-        .map(JurisdictionCode::parse)
-        .transpose()
-        .map_err(|e| bad(e.to_string()))?;
+    let bad = bad_query;
+    let scope = scope_param(query.jurisdiction.as_deref())?;
     let stage = query
         .stage
         .as_deref()
@@ -324,11 +346,7 @@ pub async fn list_projects(
             )
         }
     };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
-    }
-    let offset = query.offset.unwrap_or(0);
+    let (limit, offset) = page_params(query.limit, query.offset)?;
     let sort = match query.sort.as_deref() {
         None => projections::projects::SortOrder::default(),
         Some(s) => projections::projects::SortOrder::parse(s).ok_or_else(|| {
@@ -364,8 +382,8 @@ pub async fn list_projects(
         ids: overdue_ids,
         exclude_ids: query.overdue == Some(false),
         sort,
-        limit: limit as i64,
-        offset: offset as i64,
+        limit,
+        offset,
     };
     let (total, rows) = projections::projects::list(state.projections.reader(), &slot, &list_query)
         .await
@@ -375,8 +393,8 @@ pub async fn list_projects(
         .insert_header(("X-Projection-Position", position.to_string()))
         .json(ProjectPage {
             total: total as usize,
-            limit,
-            offset,
+            limit: limit as usize,
+            offset: offset as usize,
             items,
         }))
 }
@@ -485,16 +503,8 @@ pub async fn reminder_log(
         "read the reminder log",
     )?;
     let query = query.into_inner();
-    let bad = |detail: String| ApiError::BadRequest {
-        code: "request.bad_query",
-        detail,
-    };
-    let scope = query
-        .jurisdiction
-        .as_deref()
-        .map(JurisdictionCode::parse)
-        .transpose()
-        .map_err(|e| bad(e.to_string()))?;
+    let bad = bad_query;
+    let scope = scope_param(query.jurisdiction.as_deref())?;
     if let Some(status) = &query.status {
         if !["pending", "sent", "failed"].contains(&status.as_str()) {
             return Err(bad(format!(
@@ -502,14 +512,7 @@ pub async fn reminder_log(
             )));
         }
     }
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(format!("limit must be between 1 and 500, got {limit}")));
-    }
-    let offset = query.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(bad("offset must be 0 or more".into()));
-    }
+    let (limit, offset) = page_params(query.limit, query.offset)?;
     let (slot, _) = state
         .projections
         .live(projections::PROJECTS)
