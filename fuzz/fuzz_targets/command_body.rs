@@ -51,6 +51,16 @@ fuzz_target!(
             }
             let again: Value = serde_json::from_str(&value.to_string()).expect("reads back");
             assert_eq!(again, value, "strict JSON does not read back as it was accepted");
+            // Every number keeps the exact decimal value that was sent.
+            let sent = subsidy_fuzz::number_literals(data);
+            let mut read = Vec::new();
+            subsidy_fuzz::value_numbers(&value, &mut read);
+            assert_eq!(sent.len(), read.len(), "numbers sent {sent:?}, read {read:?}");
+            for (s, r) in sent.iter().zip(&read) {
+                if let (Some(a), Some(b)) = (subsidy_fuzz::decimal(s), subsidy_fuzz::decimal(r)) {
+                    assert_eq!(a, b, "strict JSON accepted the number {s}, which reads as {r}");
+                }
+            }
         }
         let (services, states) = world();
         for name in BODIES {

@@ -350,3 +350,72 @@ pub fn write_seeds(seeds: impl IntoIterator<Item = (String, Vec<u8>)>) {
         std::fs::write(dir.join(format!("seed-{name}")), bytes).expect("write a seed");
     }
 }
+
+/// The number literals of a well-formed JSON text, in document order.
+pub fn number_literals(json: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < json.len()
+                    && matches!(json[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                out.push(String::from_utf8_lossy(&json[start..i]).into_owned());
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The numbers of a JSON value, in document order, as text (integers as such, other numbers
+/// in Rust's shortest round-trip form).
+pub fn value_numbers(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Number(n) => out.push(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) => format!("{f:e}"),
+            _ => n.to_string(),
+        }),
+        Value::Array(items) => items.iter().for_each(|v| value_numbers(v, out)),
+        Value::Object(map) => map.values().for_each(|v| value_numbers(v, out)),
+        _ => {}
+    }
+}
+
+/// The exact decimal value of a number literal: (negative, significant digits, exponent of the
+/// last digit); zero is `(false, "", 0)`. `None` if the exponent does not fit an i64.
+pub fn decimal(literal: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, literal.strip_prefix('+').unwrap_or(literal)),
+    };
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = format!("{int}{frac}");
+    let mut exp = exponent.checked_sub(frac.len() as i64)?;
+    digits = digits.trim_start_matches('0').to_string();
+    while digits.ends_with('0') {
+        digits.pop();
+        exp = exp.checked_add(1)?;
+    }
+    if digits.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, digits, exp))
+}
