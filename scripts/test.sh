@@ -65,4 +65,26 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --workspace --locked --doc
+
+# --- Hardening: fuzz smoke run, API conformance, dependency policy ---------------------------
+# Each step installs its tool when absent (cargo-fuzz, Schemathesis in a venv, cargo-deny).
+# SUBSIDY_FUZZ_SECONDS (default 10) bounds each fuzz target's run.
+timed() {
+  local start=$SECONDS
+  "$@"
+  printf '(%s took %d s)\n' "$*" $((SECONDS - start))
+}
+# The fuzz build (every dependency again, instrumented) is kept outside the work tree, so that
+# only the first run on a machine pays for it.
+export SUBSIDY_FUZZ_TARGET_DIR="${SUBSIDY_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/subsidy/fuzz-target}"
+log "fuzz smoke run"
+timed scripts/fuzz.sh "${SUBSIDY_FUZZ_SECONDS:-10}"
+log "API conformance (Schemathesis) and store scan"
+timed scripts/schemathesis.sh
+log "cargo deny (licences, bans, sources)"
+deny_check() {
+  if ! cargo deny --version >/dev/null 2>&1; then cargo install cargo-deny --locked; fi
+  cargo deny --locked check licenses bans sources
+}
+timed deny_check
 log "all green"

@@ -2,7 +2,8 @@
 //! be JSON that the store can keep exactly as it was sent:
 //! - no object holds the same key twice (serde_json would silently keep the last value);
 //! - every integer is within ±(2^53 − 1) and every other number has at most 15 significant
-//!   digits, so that it reads back, hashes and prints as the value that was sent;
+//!   digits and, unless zero, is no smaller in magnitude than the smallest normal double, so
+//!   that it reads back, hashes and prints as the value that was sent;
 //! - no string holds NUL or another control character (line breaks and tabs excepted), a
 //!   bidirectional override or a non-character.
 //!
@@ -179,8 +180,18 @@ fn number_problem(literal: &str) -> Option<String> {
     // 15 of them survive the trip through an IEEE double and back to text unchanged.
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    (significant > 15).then(|| {
-        format!("{literal} has more than 15 significant digits: it would be stored rounded, not as sent")
+    if significant > 15 {
+        return Some(format!(
+            "{literal} has more than 15 significant digits: it would be stored rounded, not as sent"
+        ));
+    }
+    // The 15 digits hold only for normal doubles: below 2.2250738585072014e-308 precision
+    // fades (subnormals) and then the value becomes 0, so such a number is not kept as sent.
+    let tiny = literal
+        .parse::<f64>()
+        .is_ok_and(|f| significant > 0 && f.abs() < f64::MIN_POSITIVE);
+    tiny.then(|| {
+        format!("{literal} is too close to zero for a double (below 2.2250738585072014e-308): it would be stored altered, not as sent")
     })
 }
 
@@ -322,6 +333,26 @@ mod tests {
     fn numbers_that_would_be_rounded_are_refused() {
         let detail = refused(r#"{"ratio": 0.10000000000000000001}"#);
         assert!(detail.contains("15 significant"), "{detail}");
+    }
+
+    #[test]
+    fn numbers_too_small_for_a_double_are_refused() {
+        // Found by the command_body fuzz target: 1e-400 was accepted and stored as 0.
+        let detail = refused(r#"{"form": {"ratio": 1e-400}}"#);
+        assert!(detail.starts_with("/form/ratio:"), "{detail}");
+        assert!(detail.contains("too close to zero"), "{detail}");
+        // Subnormal: fewer than 15 digits survive.
+        refused(r#"[1.23456789012345e-310]"#);
+        refused(r#"[-5e-324]"#);
+        for body in [
+            r#"[0.0]"#,
+            r#"[0e-400]"#,
+            r#"[-0.0]"#,
+            r#"[3e-308]"#,
+            r#"[1.5e300]"#,
+        ] {
+            check(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"));
+        }
     }
 
     #[test]
