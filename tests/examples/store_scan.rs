@@ -267,6 +267,7 @@ async fn main() -> ExitCode {
     let mut settings = Settings {
         data_dir: "./data".into(),
         database_url: None,
+        read_database_url: None,
     };
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {

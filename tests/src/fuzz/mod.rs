@@ -1,4 +1,6 @@
-//! What the fuzz targets share: the command bodies of the HTTP API by name, parsed exactly as the
+//! The fuzz targets' logic (`fuzz/fuzz_targets/*` call [`programme_definition`], [`form`] and
+//! [`command_body`]; `tests/tests/fuzz_smoke.rs` runs the same functions over the seeds and
+//! deterministic mutations of them in every test run), and what they share: the command bodies of the HTTP API by name, parsed exactly as the
 //! handlers parse them; a walk of every shipped programme from registration to closing as JSON
 //! bodies (the seeds of `command_body`, and the source of its canned project states); the seed
 //! writer; and the store's invariant checks.
@@ -419,3 +421,10 @@ pub fn decimal(literal: &str) -> Option<(bool, String, i64)> {
     }
     Some((negative, digits, exp))
 }
+
+mod targets;
+
+pub use targets::{
+    command_body, form, programme_definition, seeds_command_body, seeds_form,
+    seeds_programme_definition,
+};
