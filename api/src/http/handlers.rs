@@ -323,15 +323,13 @@ pub async fn list_projects(
     let overdue_ids: Option<Vec<String>> = match query.overdue {
         None => None,
         Some(_) => {
-            let (slot, _, _) = state
-                .projections
-                .wait_for(
-                    projections::deadlines::DEADLINES,
-                    query.min_position.unwrap_or(0),
-                    READ_YOUR_WRITES_WAIT,
-                )
-                .await
-                .map_err(projection_error)?;
+            let (slot, _) = read_at(
+                &state,
+                projections::deadlines::DEADLINES,
+                "the deadlines",
+                query.min_position,
+            )
+            .await?;
             let today = crate::reminders::shanghai_today(Utc::now());
             Some(
                 projections::deadlines::overdue_project_ids(
@@ -358,21 +356,13 @@ pub async fn list_projects(
             ))
         })?,
     };
-    let (slot, position, reached) = state
-        .projections
-        .wait_for(
-            projections::PROJECTS,
-            query.min_position.unwrap_or(0),
-            READ_YOUR_WRITES_WAIT,
-        )
-        .await
-        .map_err(projection_error)?;
-    if !reached {
-        return Err(ApiError::Behind(format!(
-            "the project list has reached position {position}, not yet {}; retry shortly",
-            query.min_position.unwrap_or(0)
-        )));
-    }
+    let (slot, position) = read_at(
+        &state,
+        projections::PROJECTS,
+        "the project list",
+        query.min_position,
+    )
+    .await?;
     let list_query = projections::projects::ListQuery {
         grants: Some(principal.user.jurisdictions.clone()),
         scope,
@@ -449,21 +439,13 @@ pub async fn rollup(
             detail: "as_of_position must be 0 or more".into(),
         });
     }
-    let (slot, reached, ok) = state
-        .projections
-        .wait_for(
-            projections::PROJECTS,
-            query.min_position.unwrap_or(0),
-            READ_YOUR_WRITES_WAIT,
-        )
-        .await
-        .map_err(projection_error)?;
-    if !ok {
-        return Err(ApiError::Behind(format!(
-            "the roll-up has reached position {reached}, not yet {}; retry shortly",
-            query.min_position.unwrap_or(0)
-        )));
-    }
+    let (slot, reached) = read_at(
+        &state,
+        projections::PROJECTS,
+        "the roll-up",
+        query.min_position,
+    )
+    .await?;
     let position = query.as_of_position.unwrap_or(reached).min(reached);
     let rollup = projections::projects::rollup(state.projections.reader(), &slot, &scope, position)
         .await
@@ -566,21 +548,13 @@ pub async fn project_ledger(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read projects",
     )?;
-    let (slot, reached, ok) = state
-        .projections
-        .wait_for(
-            projections::PROJECTS,
-            query.min_position.unwrap_or(0),
-            READ_YOUR_WRITES_WAIT,
-        )
-        .await
-        .map_err(projection_error)?;
-    if !ok {
-        return Err(ApiError::Behind(format!(
-            "the ledger has reached position {reached}, not yet {}; retry shortly",
-            query.min_position.unwrap_or(0)
-        )));
-    }
+    let (slot, reached) = read_at(
+        &state,
+        projections::PROJECTS,
+        "the ledger",
+        query.min_position,
+    )
+    .await?;
     let not_found = || ApiError::NotFound(format!("no project '{}'", path.as_str()));
     let (summary, _) = projections::projects::get(state.projections.reader(), &slot, &path)
         .await
@@ -604,6 +578,43 @@ pub async fn project_ledger(
                 .map(LedgerItem::from)
                 .collect::<Vec<_>>(),
         ))
+}
+
+/// Waits until the read model `name` has applied `min_position` (read-your-writes) and returns
+/// its live slot and the position it has reached. A position beyond the log's head was never
+/// committed (a client's mistake: 400); one not reached within 5 s is 503 `projection.behind`.
+async fn read_at(
+    state: &AppState,
+    name: &str,
+    what: &str,
+    min_position: Option<i64>,
+) -> Result<(String, i64)> {
+    let min = min_position.unwrap_or(0);
+    if min < 0 {
+        return Err(bad_query(format!(
+            "min_position must be 0 or more, got {min}"
+        )));
+    }
+    if min > 0 {
+        let head = state.engine.store.last_position().await?;
+        if min > head {
+            return Err(bad_query(format!(
+                "min_position {min} is beyond the last committed position {head}: pass the \
+                 position a command's answer gave"
+            )));
+        }
+    }
+    let (slot, reached, ok) = state
+        .projections
+        .wait_for(name, min, READ_YOUR_WRITES_WAIT)
+        .await
+        .map_err(projection_error)?;
+    if !ok {
+        return Err(ApiError::Behind(format!(
+            "{what} has reached position {reached}, not yet {min}; retry shortly"
+        )));
+    }
+    Ok((slot, reached))
 }
 
 /// A read-model failure: the database down is 503, anything else a server error.

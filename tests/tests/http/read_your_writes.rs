@@ -49,16 +49,20 @@ async fn a_command_is_in_the_list_read_with_its_position() {
     }
 }
 
+/// A position beyond the log's head was never committed: a client's mistake (400), not a wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_position_not_reached_in_time_is_503_with_retry_after() {
+async fn a_position_beyond_the_head_is_refused() {
     let app = spawn_app(Backend::Sqlite).await;
     let far = app.last_position().await + 1_000_000;
-    let reply = app
-        .get("auditor.zibo", &format!("/projects?min_position={far}"))
-        .await;
-    assert_eq!(reply.status, 503, "{}", reply.body);
-    assert_eq!(reply.body["code"], "projection.behind");
-    assert!(reply.headers.contains_key("retry-after"));
+    for path in [
+        format!("/projects?min_position={far}"),
+        format!("/rollup?jurisdiction=370300&min_position={far}"),
+        "/projects?min_position=-1".to_string(),
+    ] {
+        let reply = app.get("auditor.zibo", &path).await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+        assert_eq!(reply.body["code"], "request.bad_query", "{path}");
+    }
 }
 
 /// The roll-up of a county after a tranche includes it (read with the answer's position), and
