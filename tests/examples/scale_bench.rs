@@ -2,7 +2,8 @@
 //! scale") on a store made by the `scale_data` example.
 //!
 //! Run: `cargo run --release -p tests --example scale_bench -- (--database-url URL | --data-dir DIR)
-//! --subsidy target/release/subsidy [--runs 5] [--seconds 10] [--clients 64] [--rebuilds 1]`
+//! --subsidy target/release/subsidy [--runs 5] [--seconds 10] [--clients 64] [--rebuilds 1] [--no-http]
+//! [--days 2017-06-28,2021-07-07,2025-05-20]`
 //!
 //! Measures, each figure several times in the same run: (a) the baseline, reading every event
 //! in position order (PostgreSQL `COPY … TO STDOUT`; SQLite a full `SELECT`); (b) a full rebuild
@@ -34,6 +35,8 @@ struct Args {
     seconds: u64,
     clients: usize,
     rebuilds: usize,
+    http: bool,
+    days: Vec<String>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -45,6 +48,12 @@ fn args() -> anyhow::Result<Args> {
         seconds: 10,
         clients: 64,
         rebuilds: 1,
+        http: true,
+        days: vec![
+            "2017-06-28".into(),
+            "2021-07-07".into(),
+            "2025-05-20".into(),
+        ],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +70,8 @@ fn args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = value()?.parse()?,
             "--clients" => a.clients = value()?.parse()?,
             "--rebuilds" => a.rebuilds = value()?.parse()?,
+            "--no-http" => a.http = false,
+            "--days" => a.days = value()?.split(',').map(str::to_string).collect(),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -328,7 +339,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // (c) The reminder scan, one day of each programme year.
-    for day in ["2017-06-28", "2021-07-07", "2025-05-20"] {
+    for day in &args.days {
         let day: NaiveDate = day.parse()?;
         let mut times = Vec::new();
         let mut owed = (0, 0);
@@ -343,6 +354,10 @@ async fn main() -> anyhow::Result<()> {
             owed.1,
             spread(&times)
         );
+    }
+
+    if !args.http {
+        return Ok(());
     }
 
     // (d) Start-up of `subsidy serve` and its memory.
