@@ -1,4 +1,4 @@
--- The reminder outbox (api/src/reminders). A reminder is inserted here, with its fully
+-- The reminder outbox (crates/api/src/reminders). A reminder is inserted here, with its fully
 -- rendered message, before anything is sent; `reminder_key` (project|deadline|due date|kind|
 -- recipient) is UNIQUE, so planning the same reminder twice inserts nothing the second time.
 -- Delivery claims a row with a lease (`claimed_by`, `lease_until`), so two schedulers never send

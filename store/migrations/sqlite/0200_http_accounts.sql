@@ -1,4 +1,4 @@
--- Accounts, login sessions and idempotency keys of the HTTP API (api/src/http). The
+-- Accounts, login sessions and idempotency keys of the HTTP API (crates/api/src/http). The
 -- PostgreSQL migration of the same number has the same tables, columns and constraints, so the
 -- API behaves identically on both backends. Times are RFC 3339 UTC text with a fixed format
 -- (`2025-01-02T03:04:05.000000Z`), so comparing them as text compares them as instants.
