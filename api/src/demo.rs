@@ -210,7 +210,7 @@ fn approvals(programme: &Programme) -> Vec<(FundSource, Fen)> {
 /// Inspection results: everything meets the standard, except, when `fail` is set, the first
 /// "at least" item (a township centre of 480 m², 34 locker groups instead of 36…) or, in a
 /// checklist without figures, the first yes/no item.
-fn inspection(programme: &Programme, fail: bool) -> Vec<ChecklistResult> {
+pub fn inspection(programme: &Programme, fail: bool) -> Vec<ChecklistResult> {
     let checklist = programme.checklist();
     let failing = fail
         .then(|| {
@@ -251,7 +251,7 @@ fn inspection(programme: &Programme, fail: bool) -> Vec<ChecklistResult> {
         .collect()
 }
 
-fn scores(programme: &Programme, percent: u32) -> Vec<IndicatorScore> {
+pub fn scores(programme: &Programme, percent: u32) -> Vec<IndicatorScore> {
     programme
         .evaluation
         .indicators

@@ -716,22 +716,13 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
                 continue;
             }
             if !touched.contains_key(&event.aggregate_id) {
-                let rows = tx
-                    .fetch_all(
-                        &format!("SELECT state FROM deadline_projects_{slot} WHERE project_id = ?"),
-                        &[event.aggregate_id.clone().into()],
+                let state: ProjectDeadlineState = tx
+                    .state(
+                        &format!("deadline_projects_{slot}"),
+                        "project_id",
+                        &event.aggregate_id,
                     )
                     .await?;
-                let state = match rows.first() {
-                    Some(row) => serde_json::from_str(&row[0].text()).map_err(|e| {
-                        ProjectionError::UnreadableRow {
-                            table: format!("deadline_projects_{slot}"),
-                            id: event.aggregate_id.clone(),
-                            reason: e.to_string(),
-                        }
-                    })?,
-                    None => ProjectDeadlineState::default(),
-                };
                 touched.insert(event.aggregate_id.clone(), state);
             }
             let decoded = decode(event)?;

@@ -250,22 +250,13 @@ impl SqlProjection for ProjectsProjection {
                 continue;
             }
             if !touched.contains_key(&event.aggregate_id) {
-                let rows = tx
-                    .fetch_all(
-                        &format!("SELECT state FROM project_summaries_{slot} WHERE id = ?"),
-                        &[event.aggregate_id.clone().into()],
+                let state: SubsidyProject = tx
+                    .state(
+                        &format!("project_summaries_{slot}"),
+                        "id",
+                        &event.aggregate_id,
                     )
                     .await?;
-                let state = match rows.first() {
-                    Some(row) => serde_json::from_str(&row[0].text()).map_err(|e| {
-                        ProjectionError::UnreadableRow {
-                            table: format!("project_summaries_{slot}"),
-                            id: event.aggregate_id.clone(),
-                            reason: e.to_string(),
-                        }
-                    })?,
-                    None => SubsidyProject::default(),
-                };
                 touched.insert(event.aggregate_id.clone(), (state, 0, 0, event.recorded_at));
             }
             let decoded = decode(event)?;

@@ -163,6 +163,32 @@ impl Tx {
             .collect()
     }
 
+    /// The JSON `state` column of the row of `table` whose `key` column is `id`, read back as a
+    /// `T`; `T::default()` when there is no such row (a project the projection has not seen).
+    pub async fn state<T: serde::de::DeserializeOwned + Default>(
+        &mut self,
+        table: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<T, ProjectionError> {
+        let rows = self
+            .fetch_all(
+                &format!("SELECT state FROM {table} WHERE {key} = ?"),
+                &[id.into()],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => {
+                serde_json::from_str(&row[0].text()).map_err(|e| ProjectionError::UnreadableRow {
+                    table: table.to_string(),
+                    id: id.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+            None => Ok(T::default()),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), ProjectionError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,

@@ -20,9 +20,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use cqrs_es::{Aggregate, DomainEvent};
-use domain::commands::{
-    ChecklistResult, ClawbackLine, IndicatorScore, ObjectionOutcome, ReviewDecision,
-};
+use domain::commands::{ClawbackLine, ObjectionOutcome, ReviewDecision};
 use domain::fixtures::{
     entity, official, plan_form, progress_form, LOCKERS_2017, LOCKERS_2025, VILLAGES_2021,
 };
@@ -31,7 +29,7 @@ use domain::{
     Stage, SubsidyProject,
 };
 use serde_json::{Map, Value};
-use workflows::programme::{FundSource, OfficialRole, Programme, ProgrammeRegistry, Requirement};
+use workflows::programme::{FundSource, OfficialRole, Programme, ProgrammeRegistry};
 
 /// Counties and cities (GB/T 2260) of five provinces, with the unit named in the forms.
 const PLACES: [(&str, &str); 19] = [
@@ -193,59 +191,6 @@ fn dates(programme: &str, shift_weeks: u64) -> Dates {
         evaluation: s(base.evaluation),
         close: s(base.close),
     }
-}
-
-fn inspection(programme: &Programme, fail: bool) -> Vec<ChecklistResult> {
-    let checklist = programme.checklist();
-    let failing = fail
-        .then(|| {
-            checklist
-                .iter()
-                .find(|c| matches!(c.requirement, Requirement::AtLeast { .. }))
-                .or(checklist.first())
-                .map(|c| c.id.clone())
-        })
-        .flatten();
-    checklist
-        .iter()
-        .map(|item| {
-            let short = failing.as_deref() == Some(item.id.as_str());
-            match &item.requirement {
-                Requirement::Check => ChecklistResult {
-                    item_id: item.id.clone(),
-                    passed: Some(!short),
-                    measured: None,
-                    note: if short {
-                        "未达到要求，需整改".into()
-                    } else {
-                        String::new()
-                    },
-                },
-                Requirement::AtLeast { min, unit } => ChecklistResult {
-                    item_id: item.id.clone(),
-                    passed: None,
-                    measured: Some(if short { min * 96 / 100 } else { *min }),
-                    note: if short {
-                        format!("实测不足 {min} {unit}")
-                    } else {
-                        String::new()
-                    },
-                },
-            }
-        })
-        .collect()
-}
-
-fn scores(programme: &Programme, percent: u32) -> Vec<IndicatorScore> {
-    programme
-        .evaluation
-        .indicators
-        .iter()
-        .map(|i| IndicatorScore {
-            indicator_id: i.id.clone(),
-            score: i.max_score * percent / 100,
-        })
-        .collect()
 }
 
 /// One command of a project's life: who, on what evidence, on which day, what.
@@ -539,7 +484,7 @@ fn lifecycle(
             C::RecordInspection {
                 inspected_on: cal.inspection,
                 inspector: "市商务局验收组".to_string(),
-                results: inspection(programme, true),
+                results: api::demo::inspection(programme, true),
                 rectify_by: Some(cal.inspection + Days::new(30)),
             },
         );
@@ -555,7 +500,7 @@ fn lifecycle(
         C::RecordInspection {
             inspected_on: cal.inspection,
             inspector: "市商务局验收组".to_string(),
-            results: inspection(programme, false),
+            results: api::demo::inspection(programme, false),
             rectify_by: None,
         },
     );
@@ -568,7 +513,7 @@ fn lifecycle(
         cal.evaluation,
         C::EvaluatePerformance {
             evaluated_on: cal.evaluation,
-            scores: scores(programme, 88),
+            scores: api::demo::scores(programme, 88),
         },
     );
     for (source, amount) in &approved {

@@ -304,14 +304,13 @@ pub async fn list_projects(
         "read projects",
     )?;
     let query = query.into_inner();
-    let bad = bad_query;
     let scope = scope_param(query.jurisdiction.as_deref())?;
     let stage = query
         .stage
         .as_deref()
         .map(|s| {
             Stage::from_id(s).ok_or_else(|| {
-                bad(format!(
+                bad_query(format!(
                     "unknown stage '{s}'; stages are: {}",
                     Stage::ALL.map(|s| s.id()).join(", ")
                 ))
@@ -348,7 +347,7 @@ pub async fn list_projects(
     let sort = match query.sort.as_deref() {
         None => projections::projects::SortOrder::default(),
         Some(s) => projections::projects::SortOrder::parse(s).ok_or_else(|| {
-            bad(format!(
+            bad_query(format!(
                 "unknown sort '{s}'; sorts are: {}",
                 projections::projects::SortOrder::ALL
                     .map(|(n, _)| n)
@@ -416,11 +415,8 @@ pub async fn rollup(
         "read roll-ups",
     )?;
     let query = query.into_inner();
-    let scope = match &query.jurisdiction {
-        Some(code) => JurisdictionCode::parse(code).map_err(|e| ApiError::BadRequest {
-            code: "request.bad_query",
-            detail: e.to_string(),
-        })?,
+    let scope = match scope_param(query.jurisdiction.as_deref())? {
+        Some(code) => code,
         None => principal
             .user
             .jurisdictions
@@ -434,10 +430,7 @@ pub async fn rollup(
         )));
     }
     if query.as_of_position.is_some_and(|p| p < 0) {
-        return Err(ApiError::BadRequest {
-            code: "request.bad_query",
-            detail: "as_of_position must be 0 or more".into(),
-        });
+        return Err(bad_query("as_of_position must be 0 or more".into()));
     }
     let (slot, reached) = read_at(
         &state,
@@ -485,11 +478,10 @@ pub async fn reminder_log(
         "read the reminder log",
     )?;
     let query = query.into_inner();
-    let bad = bad_query;
     let scope = scope_param(query.jurisdiction.as_deref())?;
     if let Some(status) = &query.status {
         if !["pending", "sent", "failed"].contains(&status.as_str()) {
-            return Err(bad(format!(
+            return Err(bad_query(format!(
                 "unknown status '{status}'; statuses are pending, sent, failed"
             )));
         }

@@ -245,21 +245,7 @@ async fn garbage_never_enters_the_log() {
             "official": {"name": "李示例", "post": "科长", "email": "l@example.org", "language": "en"},
             "evidence": [{"title": "任命通知", "reference": "示例〔2021〕2号", "sha256": "0f".repeat(32)}]})).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
-        let on = chrono::NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
-        app.ok(
-            officer,
-            &p("/plan"),
-            json!({"submitted_on": "2021-06-07",
-            "form": domain::fixtures::plan_form(programme, "示例镇", on)}),
-        )
-        .await;
-        app.ok(
-            supervisor,
-            &p("/review"),
-            json!({"reviewed_on": "2021-06-09",
-            "decision": {"decision": "approve"}}),
-        )
-        .await;
+        app.approve_village_plan(&id).await;
         let (s, b) = post_raw(
             &app,
             supervisor,

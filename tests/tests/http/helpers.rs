@@ -265,6 +265,26 @@ impl TestApp {
         .await
     }
 
+    /// Submits the fixture plan of a 2021 village project as `officer.yiyuan` (7 June 2021) and
+    /// approves it as `supervisor.zibo` (9 June): the project can then receive funds.
+    pub async fn approve_village_plan(&self, id: &str) {
+        let programme = domain::fixtures::VILLAGES_2021;
+        let on = chrono::NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
+        self.ok(
+            "officer.yiyuan",
+            &format!("/projects/{id}/plan"),
+            serde_json::json!({"submitted_on": "2021-06-07",
+                "form": domain::fixtures::plan_form(programme, "示例镇", on)}),
+        )
+        .await;
+        self.ok(
+            "supervisor.zibo",
+            &format!("/projects/{id}/review"),
+            serde_json::json!({"reviewed_on": "2021-06-09", "decision": {"decision": "approve"}}),
+        )
+        .await;
+    }
+
     pub async fn last_position(&self) -> i64 {
         self.engine.store.last_position().await.unwrap()
     }

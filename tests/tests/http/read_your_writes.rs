@@ -74,21 +74,7 @@ async fn the_rollup_reads_its_writes_and_the_past() {
         let programme = domain::fixtures::VILLAGES_2021;
         let id = app.register("officer.yiyuan", programme, "370323").await;
         let p = |s: &str| format!("/projects/{id}{s}");
-        let on = chrono::NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
-        app.ok(
-            "officer.yiyuan",
-            &p("/plan"),
-            json!({"submitted_on": "2021-06-07",
-            "form": domain::fixtures::plan_form(programme, "示例镇", on)}),
-        )
-        .await;
-        app.ok(
-            "supervisor.zibo",
-            &p("/review"),
-            json!({"reviewed_on": "2021-06-09",
-            "decision": {"decision": "approve"}}),
-        )
-        .await;
+        app.approve_village_plan(&id).await;
         let approved = app
             .ok(
                 "supervisor.zibo",
@@ -174,21 +160,7 @@ async fn the_ledger_and_the_reminder_log() {
             "official": {"name": "李示例", "post": "科长", "email": "liaison@example.org"}}),
         )
         .await;
-        let on = chrono::NaiveDate::from_ymd_opt(2021, 6, 7).unwrap();
-        app.ok(
-            "officer.yiyuan",
-            &p("/plan"),
-            json!({"submitted_on": "2021-06-07",
-            "form": domain::fixtures::plan_form(programme, "示例镇", on)}),
-        )
-        .await;
-        app.ok(
-            "supervisor.zibo",
-            &p("/review"),
-            json!({"reviewed_on": "2021-06-09",
-            "decision": {"decision": "approve"}}),
-        )
-        .await;
+        app.approve_village_plan(&id).await;
         let first = app
             .ok(
                 "supervisor.zibo",
