@@ -17,7 +17,7 @@ const EVENTS: usize = 200;
 const WARM_UP: usize = 5;
 const RUNS: usize = 50;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Project {
     reports: Vec<String>,
     paid_fen: i64,

@@ -26,6 +26,16 @@
 //!   commit, and starts from the newest committed state; an AFTER INSERT trigger increments a
 //!   one-row counter and stores it in the row, so numbers are issued in commit order.
 //!
+//! # Write path
+//!
+//! [`Store::execute`] does not replay a project's events on every command: the state after each
+//! commit stays in a bounded in-process cache (checked against the stored version whenever the
+//! cached decision is anything but a commit), and concurrent commands share one transaction
+//! (group commit: one commit, one fsync, one hold of the commit-order lock for many commands;
+//! each keeps its own optimistic concurrency). Both are described in the `writer` module; the
+//! appends themselves are plain `INSERT … ON CONFLICT DO NOTHING` on the events table, whose
+//! primary key makes a stale cached state cost a retry, never a wrong event.
+//!
 //! # Snapshots
 //!
 //! The `snapshots` table exists for layout compatibility but stays empty: cqrs-es 0.5.0's
@@ -40,6 +50,7 @@ mod error;
 mod event;
 mod repository;
 mod store;
+mod writer;
 
 pub use chain::{
     check_storable, event_hash, stored_event_hash, verify_chain, ChainViolation, Unstorable,

@@ -178,7 +178,7 @@ impl ChainedRepository {
             return Ok(Vec::new());
         };
         let first_sequence = first.sequence as i64;
-        let mut previous = if first_sequence <= 1 {
+        let previous = if first_sequence <= 1 {
             GENESIS_HASH.to_string()
         } else {
             match self
@@ -204,44 +204,7 @@ impl ChainedRepository {
                 }
             }
         };
-        // One reading of the clock per batch: the events of one command share their instant.
-        let recorded_at = format_recorded_at(self.clock.now());
-        let mut stamped = Vec::with_capacity(events.len());
-        for event in events {
-            // The last line of defence of the hash rule: nothing enters the log that would not
-            // hash, or read back, exactly as it is.
-            check_storable("/payload", &event.payload)
-                .and_then(|()| check_storable("/metadata", &event.metadata))
-                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-            let mut metadata = match &event.metadata {
-                Value::Object(map) => map.clone(),
-                Value::Null => serde_json::Map::new(),
-                other => {
-                    return Err(PersistenceError::UnknownError(
-                        format!("event metadata must be a JSON object, got {other}").into(),
-                    ))
-                }
-            };
-            metadata.insert(RECORDED_AT.to_string(), Value::String(recorded_at.clone()));
-            metadata.insert(PREV_HASH.to_string(), Value::String(previous.clone()));
-            metadata.remove(HASH);
-            let hash = event_hash(
-                &event.aggregate_type,
-                &event.aggregate_id,
-                event.sequence as i64,
-                &event.event_type,
-                &event.event_version,
-                &event.payload,
-                &metadata,
-            );
-            metadata.insert(HASH.to_string(), Value::String(hash.clone()));
-            previous = hash;
-            stamped.push(SerializedEvent {
-                metadata: Value::Object(metadata),
-                ..event.clone()
-            });
-        }
-        Ok(stamped)
+        stamp_events(events, previous, self.clock.now())
     }
 }
 
@@ -290,4 +253,53 @@ impl PersistedEventRepository for ChainedRepository {
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         self.inner.stream_all_events::<A>().await
     }
+}
+
+/// Adds `recorded_at` (`now`), `prev_hash` and `hash` to every event of one command's batch, the
+/// first linked to `previous` (the stored hash of the event before it, or [`GENESIS_HASH`]).
+/// Refuses (as [`crate::chain::Unstorable`]) a payload or metadata that would not hash, or read
+/// back, exactly as it is. One reading of the clock per batch: the events of one command share
+/// their instant.
+pub(crate) fn stamp_events(
+    events: &[SerializedEvent],
+    mut previous: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let recorded_at = format_recorded_at(now);
+    let mut stamped = Vec::with_capacity(events.len());
+    for event in events {
+        // The last line of defence of the hash rule: nothing enters the log that would not
+        // hash, or read back, exactly as it is.
+        check_storable("/payload", &event.payload)
+            .and_then(|()| check_storable("/metadata", &event.metadata))
+            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+        let mut metadata = match &event.metadata {
+            Value::Object(map) => map.clone(),
+            Value::Null => serde_json::Map::new(),
+            other => {
+                return Err(PersistenceError::UnknownError(
+                    format!("event metadata must be a JSON object, got {other}").into(),
+                ))
+            }
+        };
+        metadata.insert(RECORDED_AT.to_string(), Value::String(recorded_at.clone()));
+        metadata.insert(PREV_HASH.to_string(), Value::String(previous.clone()));
+        metadata.remove(HASH);
+        let hash = event_hash(
+            &event.aggregate_type,
+            &event.aggregate_id,
+            event.sequence as i64,
+            &event.event_type,
+            &event.event_version,
+            &event.payload,
+            &metadata,
+        );
+        metadata.insert(HASH.to_string(), Value::String(hash.clone()));
+        previous = hash;
+        stamped.push(SerializedEvent {
+            metadata: Value::Object(metadata),
+            ..event.clone()
+        });
+    }
+    Ok(stamped)
 }

@@ -8,19 +8,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{
-    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError, SerializedEvent,
-};
+use cqrs_es::persist::{EventUpcaster, PersistedEventStore, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+use crate::chain::GENESIS_HASH;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ExecuteError, StoreError};
+use crate::event::HASH;
 use crate::event::{RawEventRow, StoredEvent, RECORDED_AT};
-use crate::repository::{Backend, ChainedRepository};
+use crate::repository::{stamp_events, Backend, ChainedRepository};
+use crate::writer::{Appended, CachedState, GroupCommit, StateCache};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -57,6 +58,10 @@ pub struct Store {
     /// The highest position this process has committed: projection runners in the same process
     /// wake on it (other processes' commits reach them by PostgreSQL NOTIFY or polling).
     commits: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Recent aggregate states (the write path's cache; see `writer`).
+    cache: Arc<StateCache>,
+    /// The group committer every `execute` appends through.
+    writer: Arc<GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -161,10 +166,12 @@ impl Store {
 
     fn from_backend(backend: Backend) -> Self {
         Self {
-            backend,
             clock: Arc::new(SystemClock),
             upcasters: Arc::new(Vec::new()),
             commits: Arc::new(tokio::sync::watch::channel(0).0),
+            cache: Arc::new(StateCache::default()),
+            writer: Arc::new(GroupCommit::new(backend.clone())),
+            backend,
         }
     }
 
@@ -176,8 +183,10 @@ impl Store {
     /// The same store, applying `upcasters` (in order) to stored events before they are
     /// deserialised by `load`, `load_as_of` and `execute`. Replaces any earlier list.
     pub fn with_upcasters(self, upcasters: Vec<Arc<dyn EventUpcaster>>) -> Self {
+        // States cached under the old upcasters would not be what the new ones read.
         Self {
             upcasters: Arc::new(upcasters),
+            cache: Arc::new(StateCache::default()),
             ..self
         }
     }
@@ -222,80 +231,233 @@ impl Store {
         PersistedEventStore::new_event_store(self.repository()).with_upcasters(upcasters)
     }
 
-    /// Loads the aggregate, checks `expected_version` (when given) against its version, lets it
-    /// handle `command` and appends the resulting events with `metadata` (plus the store's
-    /// `recorded_at`, `prev_hash` and `hash`, which overwrite keys of those names). Nothing is
-    /// stored unless the result is `Ok`.
-    pub async fn execute<A: Aggregate>(
+    /// Decides `command` on the aggregate's current state, checks `expected_version` (when
+    /// given) against its version, and appends the resulting events with `metadata` (plus the
+    /// store's `recorded_at`, `prev_hash` and `hash`, which overwrite keys of those names).
+    /// Nothing is stored unless the result is `Ok`, and `Ok` is returned only once the events'
+    /// transaction has committed.
+    ///
+    /// The state comes from the write path's cache when this process holds it (see
+    /// `writer`'s documentation: a stale entry costs a retry on a state read from the database,
+    /// never a wrong decision) and is otherwise read by applying the stored events. Concurrent
+    /// commands share transactions (group commit).
+    pub async fn execute<A>(
         &self,
         aggregate_id: &str,
         command: A::Command,
         services: &A::Services,
         metadata: HashMap<String, String>,
         expected_version: Option<usize>,
-    ) -> Result<Committed<A>, ExecuteError<A::Error>> {
-        let event_store = self.event_store::<A>();
-        let mut context = event_store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(execute_error)?;
-        let loaded_version = context.current_sequence;
-        if let Some(expected) = expected_version {
-            if expected != loaded_version {
-                return Err(ExecuteError::StaleVersion {
-                    expected,
-                    actual: loaded_version,
+    ) -> Result<Committed<A>, ExecuteError<A::Error>>
+    where
+        A: Aggregate + Clone + 'static,
+        A::Command: Clone,
+    {
+        let mut trust_cache = true;
+        loop {
+            let cached = if trust_cache {
+                self.cache.get::<A>(A::TYPE, aggregate_id)
+            } else {
+                None
+            };
+            let from_cache = cached.is_some();
+            let state = match cached {
+                Some(state) => state,
+                None => self
+                    .load_state::<A>(aggregate_id)
+                    .await
+                    .map_err(ExecuteError::Store)?,
+            };
+            let CachedState {
+                mut aggregate,
+                version,
+                last_hash,
+            } = state;
+            // Every answer but a commit is checked against the database when it was decided on
+            // a cached state: the cache may be behind another process's commits.
+            macro_rules! recheck_cached {
+                () => {
+                    if from_cache
+                        && self
+                            .stored_version(A::TYPE, aggregate_id)
+                            .await
+                            .map_err(ExecuteError::Store)?
+                            != version
+                    {
+                        self.cache.remove(A::TYPE, aggregate_id);
+                        trust_cache = false;
+                        continue;
+                    }
+                };
+            }
+            if let Some(expected) = expected_version {
+                if expected != state.version {
+                    recheck_cached!();
+                    return Err(ExecuteError::StaleVersion {
+                        expected,
+                        actual: version,
+                    });
+                }
+            }
+            let sink = EventSink::<A>::default();
+            // `EventSink::write` applies each event to `aggregate` as the command emits it, so
+            // after `handle` the aggregate is already the new state.
+            let decided = aggregate
+                .handle(command.clone(), services, &sink)
+                .await
+                .map_err(ExecuteError::Rejected);
+            if let Err(rejected) = decided {
+                recheck_cached!();
+                return Err(rejected);
+            }
+            let events = sink.collect().await;
+            if events.is_empty() {
+                recheck_cached!();
+                return Ok(Committed {
+                    version,
+                    events: Vec::new(),
+                    position: 0,
                 });
             }
-        }
-        let sink = EventSink::<A>::default();
-        context
-            .aggregate
-            .handle(command, services, &sink)
-            .await
-            .map_err(ExecuteError::Rejected)?;
-        let events = sink.collect().await;
-        if events.is_empty() {
+            let envelopes: Vec<EventEnvelope<A>> = events
+                .into_iter()
+                .enumerate()
+                .map(|(i, payload)| EventEnvelope {
+                    aggregate_id: aggregate_id.to_string(),
+                    sequence: version + 1 + i,
+                    payload,
+                    metadata: metadata.clone(),
+                })
+                .collect();
+            let serialized = envelopes
+                .iter()
+                .map(SerializedEvent::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ExecuteError::Store(persistence_error(e)))?;
+            let stamped = stamp_events(&serialized, last_hash, self.clock.now())
+                .map_err(|e| ExecuteError::Store(persistence_error(e)))?;
+            let position = match self
+                .writer
+                .append(stamped.clone())
+                .await
+                .map_err(ExecuteError::Store)?
+            {
+                Appended::Committed(position) => position,
+                Appended::Conflict => {
+                    self.cache.remove(A::TYPE, aggregate_id);
+                    // A cached state may have been behind another process's commit: decide
+                    // again on the stored one, as an uncached command would have. A caller that
+                    // pinned the version it expects hears of the conflict instead.
+                    if from_cache && expected_version.is_none() {
+                        trust_cache = false;
+                        continue;
+                    }
+                    return Err(ExecuteError::Conflict);
+                }
+            };
+            let new_version = version + envelopes.len();
+            let last_hash = stamped
+                .last()
+                .and_then(|e| e.metadata.get(HASH))
+                .and_then(|h| h.as_str())
+                .unwrap_or_default()
+                .to_string();
+            self.cache.put(
+                A::TYPE,
+                aggregate_id,
+                CachedState {
+                    aggregate,
+                    version: new_version,
+                    last_hash,
+                },
+            );
+            let envelopes = envelopes
+                .into_iter()
+                .zip(stamped)
+                .map(|(envelope, row)| {
+                    Ok(EventEnvelope {
+                        metadata: serde_json::from_value(row.metadata).map_err(|e| {
+                            ExecuteError::Store(StoreError::Deserialization(Box::new(e)))
+                        })?,
+                        ..envelope
+                    })
+                })
+                .collect::<Result<Vec<_>, ExecuteError<A::Error>>>()?;
+            self.commits.send_if_modified(|last| {
+                let newer = position > *last;
+                if newer {
+                    *last = position;
+                }
+                newer
+            });
             return Ok(Committed {
-                version: loaded_version,
-                events: Vec::new(),
-                position: 0,
+                version: new_version,
+                events: envelopes,
+                position,
             });
         }
-        let mut envelopes = event_store
-            .commit(events, context, metadata)
+    }
+
+    /// The aggregate's state, version and last hash read from the database (every event
+    /// applied, after the upcasters).
+    async fn load_state<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<CachedState<A>, StoreError> {
+        let envelopes = self
+            .event_store::<A>()
+            .load_events(aggregate_id)
             .await
-            .map_err(execute_error)?;
-        let version = loaded_version + envelopes.len();
-        // cqrs-es returns the envelopes as they were before the repository stamped them; read
-        // the stored metadata back so callers see exactly what was recorded.
-        let stored = self
-            .repository()
-            .get_last_events::<A>(aggregate_id, loaded_version)
-            .await
-            .map_err(|e| ExecuteError::Store(persistence_error(e)))?;
-        for envelope in &mut envelopes {
-            if let Some(row) = stored.iter().find(|row| row.sequence == envelope.sequence) {
-                envelope.metadata = serde_json::from_value(row.metadata.clone())
-                    .map_err(|e| ExecuteError::Store(StoreError::Deserialization(Box::new(e))))?;
-            }
+            .map_err(aggregate_store_error)?;
+        let mut aggregate = A::default();
+        let mut version = 0;
+        let mut last_hash = GENESIS_HASH.to_string();
+        for envelope in envelopes {
+            version = envelope.sequence;
+            last_hash =
+                envelope
+                    .metadata
+                    .get(HASH)
+                    .cloned()
+                    .ok_or_else(|| StoreError::CorruptEvent {
+                        aggregate_type: A::TYPE.to_string(),
+                        aggregate_id: aggregate_id.to_string(),
+                        sequence: envelope.sequence as i64,
+                        reason: "the metadata has no hash".to_string(),
+                    })?;
+            aggregate.apply(envelope.payload);
         }
-        let position = self
-            .position_of(A::TYPE, aggregate_id, version as i64)
-            .await
-            .map_err(ExecuteError::Store)?;
-        self.commits.send_if_modified(|last| {
-            let newer = position > *last;
-            if newer {
-                *last = position;
-            }
-            newer
-        });
-        Ok(Committed {
+        Ok(CachedState {
+            aggregate,
             version,
-            events: envelopes,
-            position,
+            last_hash,
         })
+    }
+
+    /// The sequence of the aggregate's last stored event (0 when it has none): one index lookup.
+    async fn stored_version(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<usize, StoreError> {
+        let version: i64 = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = ? AND aggregate_id = ?",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await,
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT COALESCE(MAX(sequence), 0)::bigint FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await,
+        }
+        .map_err(StoreError::db("reading the version of a record"))?;
+        Ok(version as usize)
     }
 
     /// Subscribes to this process's commits: the value is the highest position committed by
@@ -304,48 +466,24 @@ impl Store {
         self.commits.subscribe()
     }
 
-    /// The global position of one stored event.
-    async fn position_of(
+    /// The current state of an aggregate and its version (0 when it has no events). A state
+    /// this process holds in its write-path cache is used when the database confirms its version
+    /// (one index lookup) instead of applying every event again.
+    pub async fn load<A: Aggregate + Clone + 'static>(
         &self,
-        aggregate_type: &str,
         aggregate_id: &str,
-        sequence: i64,
-    ) -> Result<i64, StoreError> {
-        let position: Option<i64> = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query_scalar(
-                "SELECT global_position FROM events WHERE aggregate_type = ? AND aggregate_id = ? AND sequence = ?",
-            )
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(sequence)
-            .fetch_one(pool)
-            .await,
-            Backend::Postgres(pool) => sqlx::query_scalar(
-                "SELECT global_position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-            )
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(sequence)
-            .fetch_one(pool)
-            .await,
+    ) -> Result<(A, usize), StoreError> {
+        if let Some(cached) = self.cache.get::<A>(A::TYPE, aggregate_id) {
+            if self.stored_version(A::TYPE, aggregate_id).await? == cached.version {
+                return Ok((cached.aggregate, cached.version));
+            }
         }
-        .map_err(StoreError::db("reading the position of a committed event"))?;
-        position.ok_or_else(|| StoreError::CorruptEvent {
-            aggregate_type: aggregate_type.to_string(),
-            aggregate_id: aggregate_id.to_string(),
-            sequence,
-            reason: "it has no global position".to_string(),
-        })
-    }
-
-    /// The current state of an aggregate and its version (0 when it has no events).
-    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<(A, usize), StoreError> {
-        let context = self
-            .event_store::<A>()
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(aggregate_store_error)?;
-        Ok((context.aggregate, context.current_sequence))
+        let state = self.load_state::<A>(aggregate_id).await?;
+        let answer = (state.aggregate.clone(), state.version);
+        if state.version > 0 {
+            self.cache.put(A::TYPE, aggregate_id, state);
+        }
+        Ok(answer)
     }
 
     /// State as of a moment: applies the events in sequence order while their `recorded_at` is
@@ -580,13 +718,5 @@ fn aggregate_store_error<E: std::error::Error>(error: AggregateError<E>) -> Stor
             StoreError::Repository("unexpected optimistic lock error while loading".into())
         }
         AggregateError::UserError(e) => StoreError::Repository(e.to_string().into()),
-    }
-}
-
-fn execute_error<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
-    match error {
-        AggregateError::UserError(e) => ExecuteError::Rejected(e),
-        AggregateError::AggregateConflict => ExecuteError::Conflict,
-        other => ExecuteError::Store(aggregate_store_error(other)),
     }
 }

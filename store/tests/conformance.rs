@@ -449,6 +449,79 @@ async fn concurrent_commits_conflict(db: TestDb) {
     verify_chain(&stream(&db, "acc-1").await).unwrap();
 }
 
+/// Two processes on one database (two `Store`s, each with its own state cache): a command decided
+/// on a cached state that the other process has since extended is decided again on the stored
+/// state, so the result is what an uncached store would have done, and the chain stays whole.
+async fn a_stale_cached_state_is_never_trusted(db: TestDb) {
+    let other = Store::connect(&db.url)
+        .await
+        .expect("a second store on the same database");
+    four_events(&db, "acc-1").await; // balance 600, cached at version 4 in `db.store`
+                                     // The other process withdraws everything behind the first one's back.
+    assert_eq!(run(&other, "acc-1", LedgerCommand::Withdraw(600)).await, 5);
+    // A command that the stale state (balance 600) would accept but the stored one refuses.
+    let refused = db
+        .store
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Withdraw(500),
+            &services(),
+            actor("a@example.org"),
+            None,
+        )
+        .await
+        .expect_err("the stored balance is 0");
+    assert!(
+        matches!(
+            refused,
+            ExecuteError::Rejected(LedgerError::Overdraft {
+                balance: 0,
+                requested: 500
+            })
+        ),
+        "{refused:?}"
+    );
+    // A deposit decided on the stale state would take sequence 5, which is taken: it is decided
+    // again and chained after the other process's event.
+    assert_eq!(run(&db.store, "acc-1", LedgerCommand::Deposit(7)).await, 6);
+    // Back in the other process (whose cached version 5 is now stale), a refusal the stale state
+    // would make (balance 0) is checked against the stored state (balance 7) and accepted.
+    assert_eq!(run(&other, "acc-1", LedgerCommand::Withdraw(7)).await, 7);
+    // A caller that pins the version it saw (6, stale) hears so instead of a retry.
+    let pinned = db
+        .store
+        .execute::<Ledger>(
+            "acc-1",
+            LedgerCommand::Deposit(1),
+            &services(),
+            actor("a@example.org"),
+            Some(6),
+        )
+        .await
+        .expect_err("version 7 is stored");
+    assert!(
+        matches!(
+            pinned,
+            ExecuteError::StaleVersion {
+                expected: 6,
+                actual: 7
+            } | ExecuteError::Conflict
+        ),
+        "{pinned:?}"
+    );
+    let events = stream(&db, "acc-1").await;
+    assert_eq!(
+        events.len(),
+        7,
+        "nothing of a refused or stale command is stored"
+    );
+    verify_chain(&events).expect("the chain is whole across both processes");
+    let (ledger, version) = db.store.load::<Ledger>("acc-1").await.unwrap();
+    assert_eq!((ledger.balance_fen, version), (0, 7));
+    let (ledger, version) = other.load::<Ledger>("acc-1").await.unwrap();
+    assert_eq!((ledger.balance_fen, version), (0, 7));
+}
+
 async fn stale_expected_version_stores_nothing(db: TestDb) {
     four_events(&db, "acc-1").await;
     let before = db.store.last_position().await.unwrap();
@@ -704,4 +777,5 @@ conformance!(
     load_as_of_replays_the_past,
     migrations_are_idempotent,
     many_writers_and_a_tailing_reader,
+    a_stale_cached_state_is_never_trusted,
 );
