@@ -77,6 +77,8 @@ timed() {
 }
 log "API conformance (Schemathesis) and store scan"
 timed scripts/schemathesis.sh
+log "benchmark smoke run (scripts/bench.sh --smoke: every benchmark at tiny sizes, so none rots)"
+timed scripts/bench.sh --smoke
 log "cargo deny (licences, bans, sources)"
 deny_check() {
   if ! cargo deny --version >/dev/null 2>&1; then cargo install cargo-deny --locked; fi

@@ -11,8 +11,11 @@
 //! median and p99 of every command of the middle round. CPU per command is the process's user +
 //! system time over the run divided by the commands (for HTTP it includes the in-process client).
 //!
+//! - the Python `eventsourcing` library on the same PostgreSQL (`--peer PYTHON`, the interpreter
+//!   that has it; scripts/bench/peer.py), same writers, one event per command.
+//!
 //! Run: `cargo run --release -p tests --example append_bench -- [--smoke] [--seconds S]
-//! [--rounds R] [--writers 1,8,32] [--backends postgres,sqlite]` (PostgreSQL from
+//! [--rounds R] [--writers 1,8,32] [--backends postgres,sqlite] [--peer PYTHON]` (PostgreSQL from
 //! `TEST_DATABASE_URL`; fresh databases are created and dropped). Prints a Markdown table.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +36,8 @@ struct Options {
     rounds: usize,
     writers: Vec<usize>,
     backends: Vec<String>,
+    /// The Python that has the `eventsourcing` library (the peer, PostgreSQL only).
+    peer: Option<String>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -41,6 +46,7 @@ fn options() -> anyhow::Result<Options> {
         rounds: 3,
         writers: vec![1, 8, 32],
         backends: vec!["postgres".into(), "sqlite".into()],
+        peer: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -63,6 +69,7 @@ fn options() -> anyhow::Result<Options> {
                     .collect::<Result<_, _>>()?
             }
             "--backends" => o.backends = value()?.split(',').map(String::from).collect(),
+            "--peer" => o.peer = Some(value()?),
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -225,6 +232,41 @@ async fn pgbench(writers: usize, seconds: f64) -> anyhow::Result<Run> {
     Ok(Run {
         per_second: tps,
         latencies: vec![Duration::from_secs_f64(latency / 1000.0)],
+        cpu_per_op: Duration::ZERO,
+    })
+}
+
+/// The Python peer (scripts/bench/peer.py) on a fresh PostgreSQL database.
+async fn peer(python: &str, writers: usize, seconds: f64) -> anyhow::Result<Run> {
+    let dir = tempfile::tempdir()?;
+    let (url, name) = fresh_database("postgres", dir.path()).await?;
+    let db = url
+        .rsplit_once('/')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_default();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench/peer.py");
+    let mut command = std::process::Command::new(python);
+    command.args([script, &db, &writers.to_string(), &seconds.to_string()]);
+    let out = tokio::task::spawn_blocking(move || command.output()).await??;
+    drop_database(name).await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "the peer failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_str(text.trim())?;
+    let number = |k: &str| {
+        line[k]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("no {k} in {line}"))
+    };
+    Ok(Run {
+        per_second: number("per_second")?,
+        latencies: vec![
+            Duration::from_secs_f64(number("p50_ms")? / 1000.0),
+            Duration::from_secs_f64(number("p99_ms")? / 1000.0),
+        ],
         cpu_per_op: Duration::ZERO,
     })
 }
@@ -495,9 +537,9 @@ fn rate(s: &Summary) -> String {
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
     println!(
-        "| backend | writers | baseline rows/s | store cmds/s | store p50 / p99 | store CPU/cmd | store ÷ baseline | HTTP cmds/s | HTTP p50 / p99 | HTTP CPU/cmd | HTTP ÷ baseline |"
+        "| backend | writers | baseline rows/s | peer events/s | store cmds/s | store p50 / p99 | store CPU/cmd | store ÷ baseline | store ÷ peer | HTTP cmds/s | HTTP p50 / p99 | HTTP CPU/cmd | HTTP ÷ baseline | HTTP ÷ peer |"
     );
-    println!("|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|");
     for backend in &o.backends {
         for &writers in &o.writers {
             let baseline = repeat(o.rounds, || async {
@@ -508,21 +550,34 @@ async fn main() -> anyhow::Result<()> {
                 }
             })
             .await?;
+            let peer = match (&o.peer, backend.as_str()) {
+                (Some(python), "postgres") => {
+                    Some(repeat(o.rounds, || peer(python, writers, o.seconds)).await?)
+                }
+                _ => None,
+            };
             let store = repeat(o.rounds, || through_store(backend, writers, o.seconds)).await?;
             let http = repeat(o.rounds, || through_http(backend, writers, o.seconds)).await?;
+            let versus_peer = |s: &Summary| match &peer {
+                Some(p) => format!("{:.1}×", s.rate.1 / p.rate.1),
+                None => "—".into(),
+            };
             println!(
-                "| {backend} | {writers} | {} | {} | {} / {} | {} | {:.0} % | {} | {} / {} | {} | {:.0} % |",
+                "| {backend} | {writers} | {} | {} | {} | {} / {} | {} | {:.0} % | {} | {} | {} / {} | {} | {:.0} % | {} |",
                 rate(&baseline),
+                peer.as_ref().map(rate).unwrap_or_else(|| "—".into()),
                 rate(&store),
                 ms(store.p50),
                 ms(store.p99),
                 ms(store.cpu),
                 100.0 * store.rate.1 / baseline.rate.1,
+                versus_peer(&store),
                 rate(&http),
                 ms(http.p50),
                 ms(http.p99),
                 ms(http.cpu),
                 100.0 * http.rate.1 / baseline.rate.1,
+                versus_peer(&http),
             );
         }
     }
