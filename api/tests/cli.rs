@@ -102,7 +102,7 @@ async fn newcomer_walkthrough(kind: Kind) {
 
     // The annex tables as files: the CSV starts with the BOM and has the seed's rows and a
     // computed total; the XLSX is a zip (its content is checked in the HTTP tests).
-    let csv = dir.join("annex1.csv");
+    let csv = db.dir.path().join("annex1.csv");
     let out = ok(subsidy(
         &dir,
         url,
@@ -136,7 +136,7 @@ async fn newcomer_walkthrough(kind: Kind) {
         total.split(',').nth(2),
         Some(half_year.to_string().as_str())
     );
-    let xlsx = dir.join("annex4.xlsx");
+    let xlsx = db.dir.path().join("annex4.xlsx");
     ok(subsidy(
         &dir,
         url,

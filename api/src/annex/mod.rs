@@ -689,10 +689,8 @@ fn townships_sheet(req: &Request, year: i32, facts: &[Fact]) -> Sheet {
         let row = table.rows.get(&unit).cloned().unwrap_or_default();
         s.push(RowKind::Body, row_cells(&unit, &row));
     }
-    s.push(
-        RowKind::Total,
-        row_cells(total_label(&req.scope), &table.total),
-    );
+    // The table is a county's: its total is never the province's.
+    s.push(RowKind::Total, row_cells("合计", &table.total));
     s.line(
         RowKind::Note,
         "说明：各栏取各镇（街道）最新一次报送的工作推进情况，计划网点数取最新工作方案所列村级网点；县级共同配送中心全县共用，合计取最大值而非相加；通达率＝已覆盖行政村数÷行政村总数。",

@@ -91,6 +91,25 @@ fn xlsx_grid(bytes: &[u8], sheet: &str, like: &[Vec<String>]) -> Vec<Vec<String>
         .collect()
 }
 
+/// The merged ranges of a table's XLSX sheet: ((first row, first col), (last row, last col)).
+async fn merges(
+    app: &TestApp,
+    user: &str,
+    path: &str,
+    sheet: &str,
+) -> Vec<((u32, u32), (u32, u32))> {
+    let file = download(app, user, path).await;
+    assert_eq!(file.status, 200);
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(file.bytes)).unwrap();
+    workbook
+        .worksheet_merge_cells(sheet)
+        .expect("the sheet")
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.start, d.end))
+        .collect()
+}
+
 /// An RFC 4180 reader (quoted fields may hold commas, quotes and line breaks).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
@@ -471,6 +490,22 @@ async fn check(app: &mut TestApp, clock: &store::FixedClock) {
             "莱芜市"
         ]
     );
+    // The seed's layout: 城市 spans both heading rows, each year group four columns.
+    let merged = merges(
+        app,
+        "auditor.province",
+        "/exports/annex/000-3?jurisdiction=370000",
+        "附件3",
+    )
+    .await;
+    for range in [
+        ((0, 0), (0, 8)),
+        ((1, 0), (2, 0)),
+        ((1, 1), (1, 4)),
+        ((1, 5), (1, 8)),
+    ] {
+        assert!(merged.contains(&range), "{range:?} merged in {merged:?}");
+    }
     let total = &rows[3 + pilots.len()];
     for (c, cell) in total.iter().enumerate().take(9).skip(5) {
         assert_eq!(int(cell), column_sum(pilots, c));
