@@ -263,13 +263,22 @@ async fn export(engine: &Engine, command: ExportCommand) -> anyhow::Result<()> {
         .map(crate::annex::parse_as_of)
         .transpose()
         .map_err(|e| anyhow!("--as-of: {e}"))?;
+    // Only the annex facts are caught up (the other read models are not needed here).
     let runtime = engine.projections();
     runtime.prepare().await?;
-    runtime.catch_up().await?;
-    let (slot, position) = runtime
+    let (slot, _) = runtime
         .live(projections::annex::ANNEX)
         .await?
         .ok_or_else(|| anyhow!("the annex facts have not been built"))?;
+    let position = loop {
+        match runtime.step(projections::annex::ANNEX, &slot).await? {
+            projections::runtime::Step::Applied { .. } => continue,
+            projections::runtime::Step::Idle { position } => break position,
+            projections::runtime::Step::Gone => {
+                bail!("the annex facts were swapped while being read; run the export again")
+            }
+        }
+    };
     let sheet = crate::annex::build(
         runtime.db(),
         engine.programmes(),

@@ -258,6 +258,8 @@ struct Registration {
 pub struct FactQuery {
     /// Facts of projects of these programme ids (every version).
     pub programmes: Vec<String>,
+    /// Only facts of these kinds (every kind when empty).
+    pub kinds: Vec<FactKind>,
     /// Facts of projects inside this division.
     pub scope: JurisdictionCode,
     /// Only facts up to this global position (the live slot's position, for a consistent
@@ -285,6 +287,13 @@ pub async fn facts(db: &Db, slot: &str, q: &FactQuery) -> Result<Vec<Fact>, Proj
         "SELECT position, project_id, kind, programme_id, programme_version, jurisdiction, city, recorded_at, data \
          FROM annex_facts_{slot} WHERE programme_id IN ({marks}) AND {scope_condition} AND position <= ?"
     );
+    if !q.kinds.is_empty() {
+        sql.push_str(&format!(
+            " AND kind IN ({})",
+            vec!["?"; q.kinds.len()].join(", ")
+        ));
+        args.extend(q.kinds.iter().map(|k| Arg::from(k.id())));
+    }
     if let Some(at) = q.as_of {
         sql.push_str(" AND recorded_at <= ?");
         args.push(store::format_recorded_at(at).into());

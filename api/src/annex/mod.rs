@@ -446,12 +446,20 @@ pub async fn build(
         .map(|p| p.year)
         .ok_or(AnnexError::NoProgramme(seed))?;
     let mut ids: Vec<String> = of_seed.iter().map(|p| p.id.clone()).collect();
+    ids.sort();
     ids.dedup();
+    // Only annex 4 needs every project (registrations) and its officials; the other tables
+    // read plans and reports.
+    let kinds = match req.name {
+        AnnexName::Officials => Vec::new(),
+        _ => vec![annex::FactKind::Plan, annex::FactKind::Report],
+    };
     let facts = annex::facts(
         db,
         &req.slot,
         &FactQuery {
             programmes: ids,
+            kinds,
             scope: req.scope.clone(),
             position: req.position,
             as_of: req.as_of,

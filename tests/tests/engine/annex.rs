@@ -79,6 +79,7 @@ async fn facts_as_of(
         &slot,
         &FactQuery {
             programmes: vec![programme.to_string()],
+            kinds: Vec::new(),
             scope: JurisdictionCode::parse(scope).unwrap(),
             position,
             as_of,
@@ -127,6 +128,29 @@ async fn annex_facts_follow_the_log_as_of_a_moment(kind: Kind) {
     assert!(facts_as_of(&rt, LOCKERS_2017, "370100", None)
         .await
         .is_empty());
+    // Only the kinds asked for.
+    let (slot, position) = rt.live(ANNEX).await.unwrap().unwrap();
+    let reports = annex::facts(
+        rt.db(),
+        &slot,
+        &FactQuery {
+            programmes: vec![LOCKERS_2017.to_string()],
+            kinds: vec![FactKind::Report],
+            scope: JurisdictionCode::parse("370000").unwrap(),
+            position,
+            as_of: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reports,
+        province
+            .iter()
+            .filter(|f| f.kind == FactKind::Report)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
 
     // Annex 1 from the projection equals the fold done by hand.
     let table = annex::progress_by_city(&province);

@@ -102,9 +102,8 @@ async fn merges(
     assert_eq!(file.status, 200);
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(file.bytes)).unwrap();
     workbook
-        .worksheet_merge_cells(sheet)
-        .expect("the sheet")
-        .unwrap()
+        .merge_cells_by_sheet_name(sheet)
+        .expect("the sheet's merged cells")
         .into_iter()
         .map(|d| (d.start, d.end))
         .collect()
