@@ -73,6 +73,34 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Files for other systems: the annex tables the bureaus exchange.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One annex table as XLSX or CSV: 000-1, 000-2, 000-3, 000-4 (seed 000's annexes) or
+    /// 002-townships (seed 002's township progress).
+    Annex {
+        /// 000-1, 000-2, 000-3, 000-4 or 002-townships.
+        name: String,
+        /// xlsx or csv (UTF-8 with a byte order mark).
+        #[arg(long, default_value = "xlsx")]
+        format: String,
+        /// The GB/T 2260 code the table covers (370000: the province by city).
+        #[arg(long)]
+        jurisdiction: String,
+        /// Only what was recorded up to this moment: a date (end of that day, Asia/Shanghai)
+        /// or an RFC 3339 instant. Default: now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// The file to write (default: the table's own name in the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,7 +239,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = Engine::open(&settings).await?;
             projections_command(&engine, command).await
         }
+        Command::Export { command } => {
+            let engine = Engine::open(&settings).await?;
+            export(&engine, command).await
+        }
     }
+}
+
+/// `subsidy export annex`: the table from the persisted facts, caught up with the log first.
+async fn export(engine: &Engine, command: ExportCommand) -> anyhow::Result<()> {
+    let ExportCommand::Annex {
+        name,
+        format,
+        jurisdiction,
+        as_of,
+        out,
+    } = command;
+    let name = crate::annex::AnnexName::parse(&name).map_err(|e| anyhow!(e))?;
+    let format = crate::annex::Format::parse(&format).map_err(|e| anyhow!("--format: {e}"))?;
+    let scope = JurisdictionCode::parse(&jurisdiction).context("--jurisdiction")?;
+    let as_of = as_of
+        .as_deref()
+        .map(crate::annex::parse_as_of)
+        .transpose()
+        .map_err(|e| anyhow!("--as-of: {e}"))?;
+    // Only the annex facts are caught up (the other read models are not needed here).
+    let runtime = engine.projections();
+    runtime.prepare().await?;
+    let (slot, _) = runtime
+        .live(projections::annex::ANNEX)
+        .await?
+        .ok_or_else(|| anyhow!("the annex facts have not been built"))?;
+    let position = loop {
+        match runtime.step(projections::annex::ANNEX, &slot).await? {
+            projections::runtime::Step::Applied { .. } => continue,
+            projections::runtime::Step::Idle { position } => break position,
+            projections::runtime::Step::Gone => {
+                bail!("the annex facts were swapped while being read; run the export again")
+            }
+        }
+    };
+    let sheet = crate::annex::build(
+        runtime.db(),
+        engine.programmes(),
+        &crate::annex::Request {
+            name,
+            scope,
+            as_of,
+            slot,
+            position,
+        },
+    )
+    .await?;
+    let bytes = crate::annex::render(&sheet, format)?;
+    let out = out.unwrap_or_else(|| PathBuf::from(sheet.file_name(format)));
+    std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{}: {} ({} rows, {} bytes, events up to position {position})",
+        out.display(),
+        sheet.title,
+        sheet.rows.len(),
+        bytes.len()
+    );
+    Ok(())
 }
 
 /// `subsidy projections status|rebuild`.

@@ -1,8 +1,9 @@
 //! The `subsidy` application: configuration ([`engine::Settings`]), the wired [`engine::Engine`]
 //! (store + programme registry + aggregate services), the command-line interface ([`cli`]),
 //! the invented demo data set ([`demo`]), the HTTP API ([`http`], `subsidy serve`) and the log
-//! output ([`logging`]: one escaped line per event).
+//! output ([`logging`]: one escaped line per event) and the annex spreadsheets ([`annex`]).
 
+pub mod annex;
 pub mod cli;
 pub mod demo;
 pub mod engine;

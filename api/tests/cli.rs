@@ -55,7 +55,7 @@ async fn newcomer_walkthrough(kind: Kind) {
             .clone()
     };
     let before = status(&dir);
-    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before.len(), 3, "{before:?}");
     for s in &before {
         assert_eq!(s["live"], true, "{s}");
         assert_eq!(s["position"], s["head"], "{s}");
@@ -99,6 +99,69 @@ async fn newcomer_walkthrough(kind: Kind) {
         .iter()
         .all(|p| p["jurisdiction"] == "371000"));
     assert!(!weihai.as_array().unwrap().is_empty());
+
+    // The annex tables as files: the CSV starts with the BOM and has the seed's rows and a
+    // computed total; the XLSX is a zip (its content is checked in the HTTP tests).
+    let csv = db.dir.path().join("annex1.csv");
+    let out = ok(subsidy(
+        &dir,
+        url,
+        &[
+            "export",
+            "annex",
+            "000-1",
+            "--jurisdiction",
+            "370000",
+            "--format",
+            "csv",
+            "--as-of",
+            "2030-01-01",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.contains("2017年各市智能快件箱安装进展情况表"), "{out}");
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines[2].starts_with("济南市,"), "{text}");
+    let total = lines.iter().find(|l| l.starts_with("全省合计,")).unwrap();
+    let half_year: i64 = lines[2..19]
+        .iter()
+        .filter_map(|l| l.split(',').nth(2).and_then(|v| v.parse::<i64>().ok()))
+        .sum();
+    assert!(half_year > 0, "{text}");
+    assert_eq!(
+        total.split(',').nth(2),
+        Some(half_year.to_string().as_str())
+    );
+    let xlsx = db.dir.path().join("annex4.xlsx");
+    ok(subsidy(
+        &dir,
+        url,
+        &[
+            "export",
+            "annex",
+            "000-4",
+            "--jurisdiction",
+            "371000",
+            "--out",
+            xlsx.to_str().unwrap(),
+        ],
+    ));
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK\x03\x04"));
+    let unknown = subsidy(
+        &dir,
+        url,
+        &["export", "annex", "9", "--jurisdiction", "370000"],
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no annex '9'; the annexes are: 000-1"),
+        "{}",
+        stderr(&unknown)
+    );
 
     let history = ok(subsidy(&dir, url, &["projects", "history", "demo-2021-32"]));
     assert!(history.contains("officer.yiyuan"), "{history}");

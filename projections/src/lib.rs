@@ -10,10 +10,13 @@
 //! them caught up by position and rebuilds them blue/green; [`projects::ProjectsProjection`] is
 //! the project list and the fund ledger (`projects::list`, `projects::get`, `projects::ledger`).
 //! [`ProjectsView`] is the same fold in memory: the reference a rebuild is compared with.
+//! [`annex::AnnexProjection`] keeps the facts behind the bureaus' annex tables (plans, progress
+//! reports, officials), read by jurisdiction and as of a moment (`annex::facts`).
 //!
 //! Projections are pure functions of the events up to a position, so replaying the whole
 //! store gives exactly what the live system shows.
 
+pub mod annex;
 pub mod deadlines;
 pub mod history;
 pub mod projects;

@@ -125,7 +125,8 @@ impl Runtime {
     }
 
     /// The runtime of every read model the product has: the project list and fund ledger,
-    /// and the deadlines (which need the programme definitions and the calendar).
+    /// the deadlines (which need the programme definitions and the calendar) and the facts of
+    /// the annex tables.
     pub fn standard(
         store: &Store,
         programmes: &workflows::programme::ProgrammeRegistry,
@@ -139,6 +140,7 @@ impl Runtime {
                     Arc::new(programmes.clone()),
                     calendar,
                 )),
+                Arc::new(crate::annex::AnnexProjection),
             ],
         )
     }

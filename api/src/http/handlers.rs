@@ -260,7 +260,7 @@ pub struct ListQuery {
 const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A `request.bad_query` refusal.
-fn bad_query(detail: String) -> ApiError {
+pub(super) fn bad_query(detail: String) -> ApiError {
     ApiError::BadRequest {
         code: "request.bad_query",
         detail,
@@ -268,7 +268,7 @@ fn bad_query(detail: String) -> ApiError {
 }
 
 /// The `jurisdiction` filter of a list, parsed.
-fn scope_param(code: Option<&str>) -> Result<Option<JurisdictionCode>> {
+pub(super) fn scope_param(code: Option<&str>) -> Result<Option<JurisdictionCode>> {
     code.map(JurisdictionCode::parse)
         .transpose()
         .map_err(|e| bad_query(e.to_string()))
@@ -575,7 +575,7 @@ pub async fn project_ledger(
 /// Waits until the read model `name` has applied `min_position` (read-your-writes) and returns
 /// its live slot and the position it has reached. A position beyond the log's head was never
 /// committed (a client's mistake: 400); one not reached within 5 s is 503 `projection.behind`.
-async fn read_at(
+pub(super) async fn read_at(
     state: &AppState,
     name: &str,
     what: &str,
@@ -610,7 +610,7 @@ async fn read_at(
 }
 
 /// A read-model failure: the database down is 503, anything else a server error.
-fn projection_error(e: projections::ProjectionError) -> ApiError {
+pub(super) fn projection_error(e: projections::ProjectionError) -> ApiError {
     match e {
         projections::ProjectionError::Store(e) => e.into(),
         other => ApiError::Internal(other.to_string()),

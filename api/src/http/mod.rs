@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod db;
 pub mod errors;
+pub mod exports;
 pub mod handlers;
 pub mod idempotency;
 pub mod openapi;
@@ -105,6 +106,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/programmes/{id}/versions/{version}"),
     ("get", "/projects"),
     ("get", "/rollup"),
+    ("get", "/exports/annex/{name}"),
     ("get", "/reminders"),
     ("get", "/projects/{id}/ledger"),
     ("post", "/projects"),
@@ -156,6 +158,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/projects", web::get().to(h::list_projects))
         .route("/rollup", web::get().to(h::rollup))
+        .route(
+            "/exports/annex/{name}",
+            web::get().to(exports::annex_export),
+        )
         .route("/reminders", web::get().to(h::reminder_log))
         .route("/projects/{id}/ledger", web::get().to(h::project_ledger))
         .route("/projects", web::post().to(h::register_project))

@@ -5,6 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::auth::{Role, User};
 use super::errors::{Problem, ProblemField};
+use super::exports;
 use super::handlers;
 use super::wire::*;
 
@@ -16,7 +17,7 @@ use super::wire::*;
         handlers::login, handlers::logout, handlers::me,
         handlers::list_users, handlers::create_user, handlers::disable_user,
         handlers::list_programmes, handlers::show_programme,
-        handlers::list_projects, handlers::rollup, handlers::reminder_log, handlers::project_ledger, handlers::register_project, handlers::show_project, handlers::project_history, handlers::project_deadlines,
+        handlers::list_projects, handlers::rollup, exports::annex_export, handlers::reminder_log, handlers::project_ledger, handlers::register_project, handlers::show_project, handlers::project_history, handlers::project_deadlines,
         handlers::submit_plan, handlers::review_plan, handlers::designate_entity, handlers::publish_notice,
         handlers::raise_objection, handlers::resolve_objection, handlers::close_notice, handlers::submit_report,
         handlers::request_acceptance, handlers::record_inspection, handlers::evaluate,

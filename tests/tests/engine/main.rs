@@ -3,8 +3,10 @@
 //!
 //! Modules: `lifecycle` (whole projects, demo data, replay and projections), `concurrency`
 //! (two officers acting at once), `audit` (hash chain, state as of a moment), `projections`
-//! (the persisted read models against a rebuild, crashes, racing runners, blue/green).
+//! (the persisted read models against a rebuild, crashes, racing runners, blue/green), `annex`
+//! (the facts of the annex tables, in scope and as of a moment, against a fold of the log).
 
+mod annex;
 mod audit;
 mod concurrency;
 mod lifecycle;

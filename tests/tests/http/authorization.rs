@@ -240,6 +240,15 @@ async fn matrix(app: &TestApp) {
             rollup.status,
             rollup.status == expected,
         );
+        let export = app
+            .get(user, "/exports/annex/002-townships?jurisdiction=370323")
+            .await;
+        let expected = if INSIDE.contains(user) { 200 } else { 403 };
+        check(
+            format!("GET /exports/annex/002-townships?jurisdiction=370323 as {user}"),
+            export.status,
+            export.status == expected,
+        );
         let log = app.get(user, "/reminders").await;
         let expected = if role.as_str() == "admin" { 403 } else { 200 };
         check(
@@ -264,6 +273,7 @@ async fn matrix(app: &TestApp) {
         ("post", "/users/{username}/disable".to_string()),
         ("get", "/auth/me".to_string()),
         ("get", "/rollup".to_string()),
+        ("get", "/exports/annex/{name}".to_string()),
         ("get", "/reminders".to_string()),
     ]);
     // Public routes: anyone may call them.

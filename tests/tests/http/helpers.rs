@@ -111,6 +111,33 @@ pub async fn spawn_app_with_settings(
     settings: HttpSettings,
 ) -> TestApp {
     let store = store::Store::connect(url).await.expect("open the store");
+    spawn_app_over(backend, store, dir, settings).await
+}
+
+/// The application over a fresh store whose events are stamped by `clock` (`recorded_at`).
+pub async fn spawn_app_with_clock(backend: Backend, clock: store::FixedClock) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("subsidy.db").display()
+        ),
+        Backend::Postgres => fresh_postgres().await,
+    };
+    let store = store::Store::connect(&url)
+        .await
+        .expect("open the store")
+        .with_clock(std::sync::Arc::new(clock));
+    spawn_app_over(backend, store, dir, HttpSettings::default()).await
+}
+
+/// [`spawn_app_with_settings`] over an open store.
+pub async fn spawn_app_over(
+    backend: Backend,
+    store: store::Store,
+    dir: tempfile::TempDir,
+    settings: HttpSettings,
+) -> TestApp {
     let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
     let accounts = Accounts::new(&engine.store);
     for (name, role, grant) in ACCOUNTS {

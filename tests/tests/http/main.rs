@@ -8,6 +8,7 @@ mod accounts;
 mod authorization;
 mod bad_input;
 mod concurrency;
+mod exports;
 mod hardening;
 mod headers;
 mod idempotency;
