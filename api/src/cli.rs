@@ -73,6 +73,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Audit: the installation key, signed digests and proofs, signed exports, offline verify.
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit::cli::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = Engine::open(&settings).await?;
             projections_command(&engine, command).await
         }
+        Command::Audit { command } => crate::audit::cli::run(&settings, command).await,
     }
 }
 

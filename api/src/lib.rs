@@ -3,6 +3,7 @@
 //! the invented demo data set ([`demo`]), the HTTP API ([`http`], `subsidy serve`) and the log
 //! output ([`logging`]: one escaped line per event).
 
+pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod engine;

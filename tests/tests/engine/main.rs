@@ -6,6 +6,7 @@
 //! (the persisted read models against a rebuild, crashes, racing runners, blue/green).
 
 mod audit;
+mod audit_export;
 mod concurrency;
 mod lifecycle;
 mod projections;
