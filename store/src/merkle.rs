@@ -510,13 +510,8 @@ mod tests {
                         );
                     }
                 }
-                for size in [n - 1, n + 1, 2 * n] {
-                    if size > i {
-                        assert!(
-                            verify_inclusion(i as u64, size as u64, &tree[i], &proof, &r).is_err()
-                        );
-                    }
-                }
+                // (A wrong size can give the same computation, e.g. leaf 0 of 3 and of 4 leaves
+                // share the path shape; the size is signed with the root, so that is harmless.)
                 if !proof.is_empty() {
                     let short = &proof[..proof.len() - 1];
                     assert!(verify_inclusion(i as u64, n as u64, &tree[i], short, &r).is_err());
@@ -531,7 +526,7 @@ mod tests {
 
     /// Every consistency proof between trees of sizes m ≤ n ≤ 64 verifies, and fails after a
     /// flipped bit, with a changed earlier leaf (the old root of a different history), with the
-    /// sizes swapped or shifted, or with a hash removed or added.
+    /// sizes swapped, or with a hash removed or added.
     #[test]
     fn every_consistency_proof_up_to_64_leaves_verifies_and_fails_after_any_change() {
         let all = leaves(64);
@@ -563,24 +558,6 @@ mod tests {
                 assert!(
                     verify_consistency(n as u64, m as u64, &roots[n], &roots[m], &proof).is_err()
                 );
-                if m > 1 {
-                    assert!(verify_consistency(
-                        m as u64 - 1,
-                        n as u64,
-                        &roots[m],
-                        &roots[n],
-                        &proof
-                    )
-                    .is_err());
-                }
-                assert!(verify_consistency(
-                    m as u64,
-                    n as u64 + 1,
-                    &roots[m],
-                    &roots[n],
-                    &proof
-                )
-                .is_err());
                 assert!(verify_consistency(
                     m as u64,
                     n as u64,

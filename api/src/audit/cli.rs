@@ -50,6 +50,9 @@ pub enum AuditCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Verify the live store: every hash, link and sequence, and every digest leaf against it;
+    /// exits non-zero on any problem.
+    VerifyStore,
     /// Verify an export offline (no database, no server); exits non-zero on any problem.
     Verify {
         file: PathBuf,
@@ -183,6 +186,28 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
                 key.fingerprint()
             );
             Ok(())
+        }
+        AuditCommand::VerifyStore => {
+            let engine = Engine::open(settings).await?;
+            let progress = bar(0, "verify");
+            let report = super::verify_store::verify_store(&engine.store, &key.public(), |done, total| {
+                progress.set_length(total.max(0) as u64);
+                progress.set_position(done.max(0) as u64);
+            })
+            .await?;
+            progress.finish_and_clear();
+            for problem in &report.problems {
+                println!("PROBLEM {problem}");
+            }
+            if report.problems.is_empty() {
+                println!(
+                    "verified: {} events of {} projects, {} digest(s)",
+                    report.events, report.projects, report.digests
+                );
+                Ok(())
+            } else {
+                bail!("{} problem(s) in the store", report.problems.len())
+            }
         }
         AuditCommand::Verify { .. } => unreachable!("handled before opening the key"),
     }

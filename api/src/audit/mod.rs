@@ -1,13 +1,14 @@
 //! Audit (issue 11): the installation's Ed25519 key ([`key`]), signed digests of every
 //! project's chain head in an RFC 6962 Merkle tree with inclusion and consistency proofs
 //! ([`digest`], tables of store migration 0400), signed exports ([`export`]) and their offline
-//! verification ([`verify`]). `subsidy audit …` is [`cli`].
+//! verification ([`verify`]), and the same checks on the live database ([`verify_store`]). `subsidy audit …` is [`cli`].
 
 pub mod cli;
 pub mod digest;
 pub mod export;
 pub mod key;
 pub mod verify;
+pub mod verify_store;
 
 /// The daily digest of `subsidy serve`: once an hour, records a digest unless one was recorded
 /// on the same Asia/Shanghai day. Ends when `stop` resolves.

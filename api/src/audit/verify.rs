@@ -103,7 +103,7 @@ pub fn verify(
     };
     let mut hasher = Sha256::new();
     let mut lines = reader.split(b'\n');
-    let mut line_no = 0u64;
+    let mut line_no = 1u64;
     let mut bytes = 0u64;
 
     // Line 1: the manifest.
@@ -117,7 +117,6 @@ pub fn verify(
             return report;
         }
         Some(Ok(line)) => {
-            line_no = 1;
             bytes += line.len() as u64 + 1;
             hasher.update(&line);
             hasher.update(b"\n");

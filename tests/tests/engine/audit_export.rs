@@ -296,7 +296,69 @@ async fn an_export_verifies_offline_and_every_tampering_is_named(kind: Kind) {
     }
 }
 
+/// `verify-store` finds an UPDATE and a DELETE made behind the engine's back, naming the
+/// project and the event; an untouched store verifies.
+async fn verify_store_names_updates_and_deletes_behind_the_engines_back(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let engine = demo_engine(&db).await;
+    let key = InstallationKey::from_seed([9; 32]);
+    digest::record(&engine.store, &key, now()).await.unwrap();
+    let clean = api::audit::verify_store::verify_store(&engine.store, &key.public(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!(clean.events as i64, engine.store.last_position().await.unwrap());
+
+    // An UPDATE of a paid amount.
+    let paid = engine
+        .store
+        .read_all(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event_type == "TrancheDisbursed")
+        .expect("the demo pays tranches");
+    let amount = paid.payload["TrancheDisbursed"]["amount"].as_i64().unwrap();
+    let (cast, back) = match kind {
+        Kind::Postgres => ("::text", "::json"),
+        Kind::Sqlite => ("", ""),
+    };
+    let sql = format!(
+        "UPDATE events SET payload = REPLACE(payload{cast}, '\"amount\":{amount}', '\"amount\":{}'){back} WHERE aggregate_id = '{}' AND sequence = {}",
+        amount * 2,
+        paid.aggregate_id,
+        paid.sequence
+    );
+    assert_eq!(db.raw(&sql).await, 1);
+    // A DELETE of another project's last event (its head in the digest).
+    let projects = engine.store.aggregate_ids("SubsidyProject").await.unwrap();
+    let other = projects.iter().find(|p| **p != paid.aggregate_id).unwrap();
+    let last = engine.store.read_stream("SubsidyProject", other).await.unwrap().last().unwrap().sequence;
+    assert_eq!(
+        db.raw(&format!("DELETE FROM events WHERE aggregate_id = '{other}' AND sequence = {last}")).await,
+        1
+    );
+    let report = api::audit::verify_store::verify_store(&engine.store, &key.public(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.project.as_deref() == Some(paid.aggregate_id.as_str())
+            && p.sequence == Some(paid.sequence)
+            && p.what.contains("altered")),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems.iter().any(|p| p.project.as_deref() == Some(other.as_str())
+            && p.sequence == Some(last)
+            && p.what.contains("no longer holds it")),
+        "{:?}",
+        report.problems
+    );
+}
+
 on_both_backends!(
+    verify_store_names_updates_and_deletes_behind_the_engines_back,
     digests_sign_every_chain_head_and_prove_inclusion_and_consistency,
     an_export_verifies_offline_and_every_tampering_is_named,
 );
