@@ -500,13 +500,11 @@ mod tests {
                 for other in 0..n {
                     if other != i {
                         assert!(
-                            verify_inclusion(other as u64, n as u64, &tree[i], &proof, &r)
-                                .is_err(),
+                            verify_inclusion(other as u64, n as u64, &tree[i], &proof, &r).is_err(),
                             "leaf {i} of {n} verified at index {other}"
                         );
                         assert!(
-                            verify_inclusion(i as u64, n as u64, &tree[other], &proof, &r)
-                                .is_err()
+                            verify_inclusion(i as u64, n as u64, &tree[other], &proof, &r).is_err()
                         );
                     }
                 }
@@ -543,8 +541,7 @@ mod tests {
                     let mut bad = proof.clone();
                     bad[j][31 - j % 32] ^= 0x10;
                     assert!(
-                        verify_consistency(m as u64, n as u64, &roots[m], &roots[n], &bad)
-                            .is_err()
+                        verify_consistency(m as u64, n as u64, &roots[m], &roots[n], &bad).is_err()
                     );
                 }
                 // A history whose first m leaves differ in one leaf.
@@ -552,8 +549,7 @@ mod tests {
                 forged[m - 1] = leaf_hash(b"forged");
                 let forged_old = root(&forged[..m]);
                 assert!(
-                    verify_consistency(m as u64, n as u64, &forged_old, &roots[n], &proof)
-                        .is_err()
+                    verify_consistency(m as u64, n as u64, &forged_old, &roots[n], &proof).is_err()
                 );
                 assert!(
                     verify_consistency(n as u64, m as u64, &roots[n], &roots[m], &proof).is_err()

@@ -80,7 +80,10 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
     }
     let key = InstallationKey::load_or_create(&settings.data_dir)?;
     if key.created {
-        eprintln!("created the installation's audit key {}", key.path.display());
+        eprintln!(
+            "created the installation's audit key {}",
+            key.path.display()
+        );
     }
     match command {
         AuditCommand::Key { json } => {
@@ -129,7 +132,10 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
             }
             Ok(())
         }
-        AuditCommand::Prove { project, digest: id } => {
+        AuditCommand::Prove {
+            project,
+            digest: id,
+        } => {
             let engine = Engine::open(settings).await?;
             let db = Db::of(&engine.store);
             let id = match id {
@@ -138,7 +144,9 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
                     digest::list(&db)
                         .await?
                         .last()
-                        .ok_or_else(|| anyhow!("no digest has been recorded yet: run `subsidy audit digest`"))?
+                        .ok_or_else(|| {
+                            anyhow!("no digest has been recorded yet: run `subsidy audit digest`")
+                        })?
                         .id
                 }
             };
@@ -190,11 +198,12 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
         AuditCommand::VerifyStore => {
             let engine = Engine::open(settings).await?;
             let progress = bar(0, "verify");
-            let report = super::verify_store::verify_store(&engine.store, &key.public(), |done, total| {
-                progress.set_length(total.max(0) as u64);
-                progress.set_position(done.max(0) as u64);
-            })
-            .await?;
+            let report =
+                super::verify_store::verify_store(&engine.store, &key.public(), |done, total| {
+                    progress.set_length(total.max(0) as u64);
+                    progress.set_position(done.max(0) as u64);
+                })
+                .await?;
             progress.finish_and_clear();
             for problem in &report.problems {
                 println!("PROBLEM {problem}");
@@ -214,8 +223,8 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
 }
 
 fn verify_file(file: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> {
-    let handle = std::fs::File::open(file)
-        .map_err(|e| anyhow!("cannot open {}: {e}", file.display()))?;
+    let handle =
+        std::fs::File::open(file).map_err(|e| anyhow!("cannot open {}: {e}", file.display()))?;
     let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = bar(size, "verify");
     let report = verify::verify(std::io::BufReader::new(handle), key, |bytes| {
@@ -240,10 +249,6 @@ fn verify_file(file: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> 
         );
         Ok(())
     } else {
-        bail!(
-            "{} problem(s) in {}",
-            report.problems.len(),
-            file.display()
-        )
+        bail!("{} problem(s) in {}", report.problems.len(), file.display())
     }
 }

@@ -210,7 +210,10 @@ mod tests {
         let key = InstallationKey::load_or_create(dir.path()).unwrap();
         std::fs::set_permissions(&key.path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let error = InstallationKey::load_or_create(dir.path()).unwrap_err();
-        assert!(matches!(error, KeyError::Permissions { mode: 0o644, .. }), "{error}");
+        assert!(
+            matches!(error, KeyError::Permissions { mode: 0o644, .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -221,7 +224,11 @@ mod tests {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(&path).unwrap().write_all(b"not hex\n").unwrap();
+        options
+            .open(&path)
+            .unwrap()
+            .write_all(b"not hex\n")
+            .unwrap();
         assert!(matches!(
             InstallationKey::load_or_create(dir.path()),
             Err(KeyError::Malformed { .. })

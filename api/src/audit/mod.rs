@@ -20,7 +20,9 @@ pub async fn daily_digests(
     use chrono::Utc;
     tokio::pin!(stop);
     loop {
-        let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive();
         let db = crate::http::db::Db::of(&store);
         let due = match digest::list(&db).await {
             Ok(all) => all.last().is_none_or(|d| {
@@ -35,7 +37,9 @@ pub async fn daily_digests(
         };
         if due {
             match digest::record(&store, &key, Utc::now()).await {
-                Ok(d) => tracing::info!(id = d.id, position = d.position, tree_size = d.tree_size, root = %d.root, "recorded the daily audit digest"),
+                Ok(d) => {
+                    tracing::info!(id = d.id, position = d.position, tree_size = d.tree_size, root = %d.root, "recorded the daily audit digest")
+                }
                 Err(e) => tracing::error!(error = %e, "cannot record the daily audit digest"),
             }
         }

@@ -123,18 +123,33 @@ pub fn verify(
             match serde_json::from_slice::<Value>(&line) {
                 Ok(v) if v.get("format").and_then(Value::as_str) == Some(FORMAT) => {
                     if canonical(&v) != line {
-                        report.problem(Some(1), None, None, "the manifest is not in canonical (RFC 8785) form: it was edited");
+                        report.problem(
+                            Some(1),
+                            None,
+                            None,
+                            "the manifest is not in canonical (RFC 8785) form: it was edited",
+                        );
                     }
                     match serde_json::from_value::<Manifest>(v["manifest"].clone()) {
                         Ok(m) => Some(m),
                         Err(e) => {
-                            report.problem(Some(1), None, None, format!("the manifest is malformed: {e}"));
+                            report.problem(
+                                Some(1),
+                                None,
+                                None,
+                                format!("the manifest is malformed: {e}"),
+                            );
                             None
                         }
                     }
                 }
                 Ok(_) => {
-                    report.problem(Some(1), None, None, format!("not a {FORMAT} file (line 1 has no such \"format\")"));
+                    report.problem(
+                        Some(1),
+                        None,
+                        None,
+                        format!("not a {FORMAT} file (line 1 has no such \"format\")"),
+                    );
                     return report;
                 }
                 Err(e) => {
@@ -161,7 +176,12 @@ pub fn verify(
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                report.problem(Some(line_no + 1), None, None, format!("cannot be read: {e}"));
+                report.problem(
+                    Some(line_no + 1),
+                    None,
+                    None,
+                    format!("cannot be read: {e}"),
+                );
                 return report;
             }
         };
@@ -254,7 +274,13 @@ pub fn verify(
 
     report.projects = chains.len() as u64;
     if let Some(m) = &manifest {
-        check_manifest(m, &mut report, &chains, (first_position, last_position), &found_at);
+        check_manifest(
+            m,
+            &mut report,
+            &chains,
+            (first_position, last_position),
+            &found_at,
+        );
     }
     report
 }
@@ -285,7 +311,12 @@ fn check_event(
         text("event_type"),
         text("event_version"),
     ) else {
-        report.problem(at, None, None, "an event line lacks aggregate_type, aggregate_id, event_type or event_version");
+        report.problem(
+            at,
+            None,
+            None,
+            "an event line lacks aggregate_type, aggregate_id, event_type or event_version",
+        );
         return;
     };
     let (Some(sequence), Some(position), Some(Value::Object(metadata)), Some(payload)) = (
@@ -294,12 +325,22 @@ fn check_event(
         value.get("metadata"),
         value.get("payload"),
     ) else {
-        report.problem(at, Some(&project), None, "an event line lacks sequence, global_position, metadata or payload");
+        report.problem(
+            at,
+            Some(&project),
+            None,
+            "an event line lacks sequence, global_position, metadata or payload",
+        );
         return;
     };
     report.events += 1;
     if canonical(&value) != line {
-        report.problem(at, Some(&project), Some(sequence), "the line is not in canonical (RFC 8785) form: it was edited");
+        report.problem(
+            at,
+            Some(&project),
+            Some(sequence),
+            "the line is not in canonical (RFC 8785) form: it was edited",
+        );
     }
     if report.events == 1 {
         *first_position = position;
@@ -316,8 +357,15 @@ fn check_event(
         }
     }
     *previous_position = Some(position);
-    let stored_hash = metadata.get(store::HASH).and_then(Value::as_str).unwrap_or("").to_string();
-    let prev_hash = metadata.get(store::PREV_HASH).and_then(Value::as_str).unwrap_or("");
+    let stored_hash = metadata
+        .get(store::HASH)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let prev_hash = metadata
+        .get(store::PREV_HASH)
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let computed = store::event_hash(
         &aggregate_type,
         &project,
@@ -346,7 +394,11 @@ fn check_event(
         );
         chain.broken = true;
     }
-    let expected_prev = if chain.sequence == 0 { store::GENESIS_HASH } else { chain.hash.as_str() };
+    let expected_prev = if chain.sequence == 0 {
+        store::GENESIS_HASH
+    } else {
+        chain.hash.as_str()
+    };
     if sequence == expected_sequence && prev_hash != expected_prev {
         report.problem(
             at,
@@ -373,12 +425,30 @@ fn check_manifest(
     let one = Some(1);
     report.digests = m.digests.len();
     if m.events != report.events {
-        report.problem(one, None, None, format!("the manifest lists {} events but the file holds {}", m.events, report.events));
+        report.problem(
+            one,
+            None,
+            None,
+            format!(
+                "the manifest lists {} events but the file holds {}",
+                m.events, report.events
+            ),
+        );
     }
     if m.projects != chains.len() as u64 {
-        report.problem(one, None, None, format!("the manifest lists {} projects but the file holds events of {}", m.projects, chains.len()));
+        report.problem(
+            one,
+            None,
+            None,
+            format!(
+                "the manifest lists {} projects but the file holds events of {}",
+                m.projects,
+                chains.len()
+            ),
+        );
     }
-    if report.events > 0 && (m.first_position != first_position || m.last_position != last_position) {
+    if report.events > 0 && (m.first_position != first_position || m.last_position != last_position)
+    {
         report.problem(
             one,
             None,
@@ -390,10 +460,21 @@ fn check_manifest(
         );
     }
     if m.last_position > m.cut_position {
-        report.problem(one, None, None, format!("the last position {} lies after the cut {}", m.last_position, m.cut_position));
+        report.problem(
+            one,
+            None,
+            None,
+            format!(
+                "the last position {} lies after the cut {}",
+                m.last_position, m.cut_position
+            ),
+        );
     }
-    let listed: BTreeMap<&str, &super::export::ChainHead> =
-        m.chain_heads.iter().map(|h| (h.project.as_str(), h)).collect();
+    let listed: BTreeMap<&str, &super::export::ChainHead> = m
+        .chain_heads
+        .iter()
+        .map(|h| (h.project.as_str(), h))
+        .collect();
     for (project, head) in &listed {
         match chains.get(*project) {
             None => report.problem(one, Some(project), None, "the manifest lists this project but the file holds none of its events: they were removed"),
@@ -422,7 +503,12 @@ fn check_manifest(
     }
     for project in chains.keys() {
         if !listed.contains_key(project.as_str()) {
-            report.problem(None, Some(project), None, "the file holds events of a project the manifest does not list: forged");
+            report.problem(
+                None,
+                Some(project),
+                None,
+                "the file holds events of a project the manifest does not list: forged",
+            );
         }
     }
     for p in &m.programmes {
@@ -432,19 +518,34 @@ fn check_manifest(
                 one,
                 None,
                 None,
-                format!("programme {}@v{}: its definition hashes to {computed}, not {}", p.id, p.version, p.sha256),
+                format!(
+                    "programme {}@v{}: its definition hashes to {computed}, not {}",
+                    p.id, p.version, p.sha256
+                ),
             );
         }
     }
     // Digests: every one consistent with the last; every inclusion proof against the last.
     let Some(last) = m.digests.last() else { return };
     let Some(last_root) = merkle::from_hex(&last.digest.root) else {
-        report.problem(one, None, None, format!("digest #{}: its root is not a SHA-256 value", last.digest.id));
+        report.problem(
+            one,
+            None,
+            None,
+            format!(
+                "digest #{}: its root is not a SHA-256 value",
+                last.digest.id
+            ),
+        );
         return;
     };
     for d in &m.digests {
         let root = merkle::from_hex(&d.digest.root);
-        let proof: Option<Vec<merkle::Hash>> = d.consistency_to_last.iter().map(|h| merkle::from_hex(h)).collect();
+        let proof: Option<Vec<merkle::Hash>> = d
+            .consistency_to_last
+            .iter()
+            .map(|h| merkle::from_hex(h))
+            .collect();
         let result = match (root, proof) {
             (Some(root), Some(proof)) => merkle::verify_consistency(
                 d.digest.tree_size.max(0) as u64,
@@ -461,22 +562,43 @@ fn check_manifest(
                 one,
                 None,
                 None,
-                format!("digest #{} is not consistent with digest #{}: {e}", d.digest.id, last.digest.id),
+                format!(
+                    "digest #{} is not consistent with digest #{}: {e}",
+                    d.digest.id, last.digest.id
+                ),
             );
         }
         if d.digest.position > m.cut_position {
-            report.problem(one, None, None, format!("digest #{} lies after the export's cut", d.digest.id));
+            report.problem(
+                one,
+                None,
+                None,
+                format!("digest #{} lies after the export's cut", d.digest.id),
+            );
         }
     }
     for inc in &m.inclusion {
         let leaf = &inc.leaf;
         let project = Some(leaf.project_id.as_str());
         if inc.digest_id != last.digest.id {
-            report.problem(one, project, None, format!("the inclusion proof names digest #{}, not the last one", inc.digest_id));
+            report.problem(
+                one,
+                project,
+                None,
+                format!(
+                    "the inclusion proof names digest #{}, not the last one",
+                    inc.digest_id
+                ),
+            );
             continue;
         }
-        let leaf_hash = merkle::leaf_hash(&leaf_bytes(&leaf.project_id, leaf.sequence, &leaf.head_hash));
-        let proof: Option<Vec<merkle::Hash>> = inc.proof.iter().map(|h| merkle::from_hex(h)).collect();
+        let leaf_hash = merkle::leaf_hash(&leaf_bytes(
+            &leaf.project_id,
+            leaf.sequence,
+            &leaf.head_hash,
+        ));
+        let proof: Option<Vec<merkle::Hash>> =
+            inc.proof.iter().map(|h| merkle::from_hex(h)).collect();
         let result = match proof {
             Some(proof) => merkle::verify_inclusion(
                 leaf.index.max(0) as u64,
@@ -493,7 +615,10 @@ fn check_manifest(
                 one,
                 project,
                 Some(leaf.sequence),
-                format!("the chain head signed in digest #{} is not proven: {e}", last.digest.id),
+                format!(
+                    "the chain head signed in digest #{} is not proven: {e}",
+                    last.digest.id
+                ),
             );
         }
         match found_at.get(&(leaf.project_id.clone(), leaf.sequence)) {

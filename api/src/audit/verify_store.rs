@@ -55,7 +55,10 @@ pub async fn verify_store(
                 line: None,
                 project: None,
                 sequence: None,
-                what: format!("digest #{}: its signature does not verify with the installation's key", d.id),
+                what: format!(
+                    "digest #{}: its signature does not verify with the installation's key",
+                    d.id
+                ),
             });
         }
     }
@@ -110,10 +113,18 @@ pub async fn verify_store(
                 report.problems.push(problem(
                     &project,
                     seq,
-                    format!("expected event #{} next, found #{}: a row was deleted or inserted", chain.sequence + 1, event.sequence),
+                    format!(
+                        "expected event #{} next, found #{}: a row was deleted or inserted",
+                        chain.sequence + 1,
+                        event.sequence
+                    ),
                 ));
             } else {
-                let expected = if chain.sequence == 0 { store::GENESIS_HASH } else { chain.hash.as_str() };
+                let expected = if chain.sequence == 0 {
+                    store::GENESIS_HASH
+                } else {
+                    chain.hash.as_str()
+                };
                 if event.prev_hash != expected {
                     report.problems.push(problem(
                         &project,
@@ -123,7 +134,11 @@ pub async fn verify_store(
                 }
             }
             if chain.position > event.global_position {
-                report.problems.push(problem(&project, seq, "its global position is before the previous event's".to_string()));
+                report.problems.push(problem(
+                    &project,
+                    seq,
+                    "its global position is before the previous event's".to_string(),
+                ));
             }
             if let Some(indices) = wanted.get(&(project.clone(), event.sequence)) {
                 for i in indices {
