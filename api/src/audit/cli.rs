@@ -241,9 +241,10 @@ fn verify_file(file: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> 
     }
     if report.problems.is_empty() {
         println!(
-            "verified: {} events of {} projects, {} digest(s), signed by {}",
+            "verified: {} events of {} projects ({} replayed through the rules), {} digest(s), signed by {}",
             report.events,
             report.projects,
+            report.replayed,
             report.digests,
             report.signed_by.as_deref().unwrap_or("?")
         );

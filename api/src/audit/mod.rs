@@ -7,6 +7,7 @@ pub mod cli;
 pub mod digest;
 pub mod export;
 pub mod key;
+pub mod replay;
 pub mod verify;
 pub mod verify_store;
 

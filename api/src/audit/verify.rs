@@ -6,7 +6,8 @@
 //! sequences without gaps from 1, positions strictly increasing and inside the manifest's range,
 //! the manifest's counts and chain heads, each programme definition's hash, each digest's
 //! signature, the consistency of every digest with the last, and each inclusion proof (whose
-//! leaf must be the exported event's hash at that sequence).
+//! leaf must be the exported event's hash at that sequence); and it replays every event through
+//! the aggregate under its programme version ([`super::replay`]), naming each the rules refuse.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
@@ -55,6 +56,8 @@ pub struct Report {
     pub events: u64,
     pub projects: u64,
     pub digests: usize,
+    /// Events replayed through the aggregate without objection.
+    pub replayed: u64,
     /// `SHA256:` fingerprint of the key that signed the file (as the file says).
     pub signed_by: Option<String>,
     pub problems: Vec<Problem>,
@@ -159,6 +162,22 @@ pub fn verify(
             }
         }
     };
+    // The rules: the shipped programme definitions plus any other version the manifest carries.
+    let mut registry = workflows::programme::ProgrammeRegistry::builtin();
+    for p in manifest.iter().flat_map(|m| m.programmes.iter()) {
+        if registry.get(&p.id, p.version).is_none() {
+            let added = workflows::programme::ProgrammeRegistry::parse(
+                &format!("{}@v{} in the manifest", p.id, p.version),
+                &p.definition.to_string(),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|programme| registry.insert(programme).map_err(|e| e.to_string()));
+            if let Err(e) = added {
+                report.problem(Some(1), None, None, format!("programme {}@v{} cannot be loaded for the replay: {e}", p.id, p.version));
+            }
+        }
+    }
+    let mut replayer = super::replay::Replayer::new(domain::ProjectServices::new(registry));
     // Hashes the manifest's inclusion proofs need: (project, sequence) → the line's hash.
     let wanted: HashMap<(String, i64), ()> = manifest
         .iter()
@@ -197,6 +216,7 @@ pub fn verify(
                 (&mut first_position, &mut last_position),
                 &wanted,
                 &mut found_at,
+                &mut replayer,
             );
         }
         line_no += 1;
@@ -272,6 +292,9 @@ pub fn verify(
         }
     }
 
+    replayer.finish();
+    report.replayed = replayer.replayed;
+    report.problems.append(&mut replayer.problems);
     report.projects = chains.len() as u64;
     if let Some(m) = &manifest {
         check_manifest(
@@ -295,6 +318,7 @@ fn check_event(
     (first_position, last_position): (&mut i64, &mut i64),
     wanted: &HashMap<(String, i64), ()>,
     found_at: &mut HashMap<(String, i64), String>,
+    replayer: &mut super::replay::Replayer,
 ) {
     let at = Some(line_no);
     let value: Value = match serde_json::from_slice(line) {
@@ -413,6 +437,13 @@ fn check_event(
     chain.events += 1;
     chain.sequence = sequence;
     chain.hash = stored_hash;
+    if aggregate_type == super::digest::PROJECT_TYPE {
+        let command = metadata
+            .get("command")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        replayer.feed(line_no, &project, sequence, payload, command);
+    }
 }
 
 fn check_manifest(

@@ -390,6 +390,69 @@ async fn an_export_verifies_offline_and_every_tampering_is_named(kind: Kind) {
         .any(|p| p.what.contains("not signed by this installation")));
     assert!(parse_public("not a key").is_err());
 
+    // Every event of the untouched export was replayed through the rules.
+    assert_eq!(report.replayed, summary.events, "{:?}", report.problems);
+
+    // An event the rules refuse, recorded with a valid chain, manifest and signature (as a
+    // lenient older version or an import might have): only the replay finds it.
+    let mut forged = all[..all.len() - 1].to_vec();
+    let mut manifest: serde_json::Value = serde_json::from_str(&forged[0]).unwrap();
+    let head = manifest["manifest"]["chain_heads"][0].clone();
+    let project = head["project"].as_str().unwrap().to_string();
+    let head_line = forged[1..]
+        .iter()
+        .find(|l| {
+            field(l, "aggregate_id").as_str() == Some(&project)
+                && field(l, "sequence") == head["sequence"]
+        })
+        .unwrap()
+        .clone();
+    let mut metadata = field(&head_line, "metadata");
+    metadata["prev_hash"] = head["hash"].clone();
+    metadata["command"] = "DisburseTranche".into();
+    let payload = serde_json::json!({"TrancheDisbursed": {"source": "county", "tranche": 99, "amount": 100_000_000_000i64, "paid_on": "2021-07-01"}});
+    let sequence = head["sequence"].as_i64().unwrap() + 1;
+    let position = manifest["manifest"]["last_position"].as_i64().unwrap() + 1;
+    let hash = store::event_hash(
+        "SubsidyProject",
+        &project,
+        sequence,
+        "TrancheDisbursed",
+        &field(&head_line, "event_version").as_str().unwrap().to_string(),
+        &payload,
+        metadata.as_object().unwrap(),
+    );
+    metadata["hash"] = hash.clone().into();
+    let event = serde_json::json!({"aggregate_id": project, "aggregate_type": "SubsidyProject",
+        "event_type": "TrancheDisbursed", "event_version": field(&head_line, "event_version"),
+        "global_position": position, "metadata": metadata, "payload": payload, "sequence": sequence});
+    forged.push(String::from_utf8(serde_json_canonicalizer::to_vec(&event).unwrap()).unwrap());
+    let m = &mut manifest["manifest"];
+    m["events"] = (summary.events + 1).into();
+    m["last_position"] = position.into();
+    m["cut_position"] = position.into();
+    m["chain_heads"][0]["sequence"] = sequence.into();
+    m["chain_heads"][0]["hash"] = hash.into();
+    m["chain_heads"][0]["events"] = (head["events"].as_u64().unwrap() + 1).into();
+    forged[0] = String::from_utf8(serde_json_canonicalizer::to_vec(&manifest).unwrap()).unwrap();
+    let body = join(&forged);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let signature = serde_json::json!({"signature": {
+        "algorithm": "ed25519", "key_fingerprint": key.fingerprint(), "public_key": key.public_hex(),
+        "sha256": sha, "value": key.sign_hex(export::signed_message(&sha).as_bytes())}});
+    let mut signed = body;
+    signed.extend(serde_json_canonicalizer::to_vec(&signature).unwrap());
+    signed.push(b'\n');
+    let problems = problems_of(&signed, Some(&published));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert_eq!(
+        (p.line, p.project.as_deref(), p.sequence),
+        (Some(forged.len() as u64), Some(project.as_str()), Some(sequence)),
+        "{p}"
+    );
+    assert!(p.what.contains("the rules refuse this event"), "{p}");
+
     // A county's export holds only that county's projects, and verifies.
     let county = domain::JurisdictionCode::parse("370323").unwrap();
     let scoped_out = db.dir.path().join("county.jsonl");
