@@ -148,16 +148,18 @@ pub async fn chain_heads(
     let heads = "SELECT aggregate_id, MAX(sequence) AS s FROM events \
                  WHERE aggregate_type = ? AND global_position <= ? GROUP BY aggregate_id";
     let rows: Vec<(String, i64, Option<String>)> = match Db::of(store) {
-        Db::Sqlite(pool) => sqlx::query_as(&format!(
+        Db::Sqlite(pool) => {
+            sqlx::query_as(&format!(
             "SELECT e.aggregate_id, e.sequence, json_extract(e.metadata, '$.hash') FROM events e \
                  JOIN ({heads}) h ON e.aggregate_id = h.aggregate_id AND e.sequence = h.s \
                  WHERE e.aggregate_type = ? ORDER BY e.aggregate_id"
         ))
-        .bind(PROJECT_TYPE)
-        .bind(position)
-        .bind(PROJECT_TYPE)
-        .fetch_all(&pool)
-        .await?,
+            .bind(PROJECT_TYPE)
+            .bind(position)
+            .bind(PROJECT_TYPE)
+            .fetch_all(&pool)
+            .await?
+        }
         Db::Postgres(pool) => {
             sqlx::query_as(&pg(&format!(
                 "SELECT e.aggregate_id, e.sequence, e.metadata->>'hash' FROM events e \

@@ -65,7 +65,10 @@ impl Replayer {
                     sequence,
                     format!("the payload is not an event of this engine ({e})"),
                 ));
-                self.projects.entry(project.to_string()).or_default().stopped = true;
+                self.projects
+                    .entry(project.to_string())
+                    .or_default()
+                    .stopped = true;
                 return;
             }
         };
@@ -102,8 +105,10 @@ impl Replayer {
             // The command of the event at the head of the queue, and how many events it spans.
             let head = &p.queue[0];
             let command = if head.command == "TerminateProject"
-                && matches!(head.event, E::ClawbackOrdered { .. } | E::ProjectTerminated { .. })
-            {
+                && matches!(
+                    head.event,
+                    E::ClawbackOrdered { .. } | E::ProjectTerminated { .. }
+                ) {
                 let Some(end) = p
                     .queue
                     .iter()
@@ -116,7 +121,8 @@ impl Replayer {
                             line,
                             project,
                             sequence,
-                            "a clawback ordered by a termination, but no termination follows".to_string(),
+                            "a clawback ordered by a termination, but no termination follows"
+                                .to_string(),
                         ));
                     }
                     return;
@@ -153,10 +159,7 @@ impl Replayer {
                         line,
                         project,
                         sequence,
-                        format!(
-                            "the rules refuse this event ({}): {e}",
-                            e.code()
-                        ),
+                        format!("the rules refuse this event ({}): {e}", e.code()),
                     ));
                     return;
                 }

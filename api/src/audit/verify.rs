@@ -173,7 +173,15 @@ pub fn verify(
             .map_err(|e| e.to_string())
             .and_then(|programme| registry.insert(programme).map_err(|e| e.to_string()));
             if let Err(e) = added {
-                report.problem(Some(1), None, None, format!("programme {}@v{} cannot be loaded for the replay: {e}", p.id, p.version));
+                report.problem(
+                    Some(1),
+                    None,
+                    None,
+                    format!(
+                        "programme {}@v{} cannot be loaded for the replay: {e}",
+                        p.id, p.version
+                    ),
+                );
             }
         }
     }

@@ -418,7 +418,10 @@ async fn an_export_verifies_offline_and_every_tampering_is_named(kind: Kind) {
         &project,
         sequence,
         "TrancheDisbursed",
-        &field(&head_line, "event_version").as_str().unwrap().to_string(),
+        &field(&head_line, "event_version")
+            .as_str()
+            .unwrap()
+            .to_string(),
         &payload,
         metadata.as_object().unwrap(),
     );
@@ -448,7 +451,11 @@ async fn an_export_verifies_offline_and_every_tampering_is_named(kind: Kind) {
     let p = &problems[0];
     assert_eq!(
         (p.line, p.project.as_deref(), p.sequence),
-        (Some(forged.len() as u64), Some(project.as_str()), Some(sequence)),
+        (
+            Some(forged.len() as u64),
+            Some(project.as_str()),
+            Some(sequence)
+        ),
         "{p}"
     );
     assert!(p.what.contains("the rules refuse this event"), "{p}");
