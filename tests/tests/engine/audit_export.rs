@@ -418,10 +418,7 @@ async fn an_export_verifies_offline_and_every_tampering_is_named(kind: Kind) {
         &project,
         sequence,
         "TrancheDisbursed",
-        &field(&head_line, "event_version")
-            .as_str()
-            .unwrap()
-            .to_string(),
+        field(&head_line, "event_version").as_str().unwrap(),
         &payload,
         metadata.as_object().unwrap(),
     );
