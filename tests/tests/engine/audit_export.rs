@@ -568,7 +568,25 @@ async fn verify_store_names_updates_and_deletes_behind_the_engines_back(kind: Ki
     );
 }
 
+/// The server's daily task records one digest per Asia/Shanghai day, not one per wake-up.
+async fn the_daily_digest_is_recorded_once_a_day(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let engine = demo_engine(&db).await;
+    let key = Arc::new(InstallationKey::from_seed([4; 32]));
+    api::audit::daily_digests(engine.store.clone(), key.clone(), async {}).await;
+    api::audit::daily_digests(engine.store.clone(), key.clone(), async {}).await;
+    let all = digest::list(&Db::of(&engine.store)).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].position, engine.store.last_position().await.unwrap());
+    assert!(verify_hex(
+        &key.public(),
+        all[0].signed_message().as_bytes(),
+        &all[0].signature
+    ));
+}
+
 on_both_backends!(
+    the_daily_digest_is_recorded_once_a_day,
     verify_store_names_updates_and_deletes_behind_the_engines_back,
     digests_sign_every_chain_head_and_prove_inclusion_and_consistency,
     an_export_verifies_offline_and_every_tampering_is_named,
