@@ -59,6 +59,9 @@ pub enum AuditCommand {
         /// The published public key (64 hex digits), as `subsidy audit key` prints it.
         #[arg(long)]
         key: Option<String>,
+        /// Skip replaying the events through the rules (signature, chains, manifest only).
+        #[arg(long)]
+        no_replay: bool,
     },
 }
 
@@ -75,8 +78,13 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
-    if let AuditCommand::Verify { file, key } = &command {
-        return verify_file(file, key.as_deref());
+    if let AuditCommand::Verify {
+        file,
+        key,
+        no_replay,
+    } = &command
+    {
+        return verify_file(file, key.as_deref(), !no_replay);
     }
     let key = InstallationKey::load_or_create(&settings.data_dir)?;
     if key.created {
@@ -222,18 +230,21 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
     }
 }
 
-fn verify_file(file: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> {
+fn verify_file(file: &std::path::Path, key: Option<&str>, replay: bool) -> anyhow::Result<()> {
     let handle =
         std::fs::File::open(file).map_err(|e| anyhow!("cannot open {}: {e}", file.display()))?;
     let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = bar(size, "verify");
-    let report = verify::verify(std::io::BufReader::new(handle), key, |bytes| {
+    let started = std::time::Instant::now();
+    let report = verify::verify_with(std::io::BufReader::new(handle), key, replay, |bytes| {
         progress.set_position(bytes)
     });
     progress.finish_and_clear();
+    let elapsed = started.elapsed();
     for problem in &report.problems {
         println!("PROBLEM {problem}");
     }
+    eprintln!("checked in {:.2} s", elapsed.as_secs_f64());
     if key.is_none() {
         if let Some(fp) = &report.signed_by {
             eprintln!("note: no --key given; the file says it was signed by {fp}: compare it with the published fingerprint");

@@ -35,6 +35,8 @@ pub struct Replayer {
     projects: HashMap<String, ProjectReplay>,
     pub problems: Vec<Problem>,
     pub replayed: u64,
+    /// Whether events are replayed at all.
+    pub enabled: bool,
 }
 
 impl Replayer {
@@ -44,6 +46,7 @@ impl Replayer {
             projects: HashMap::new(),
             problems: Vec::new(),
             replayed: 0,
+            enabled: true,
         }
     }
 
