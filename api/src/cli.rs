@@ -78,6 +78,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Audit: the installation key, signed digests and proofs, signed exports, offline verify.
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit::cli::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = Engine::open(&settings).await?;
             export(&engine, command).await
         }
+        Command::Audit { command } => crate::audit::cli::run(&settings, command).await,
     }
 }
 

@@ -4,6 +4,7 @@
 //! output ([`logging`]: one escaped line per event) and the annex spreadsheets ([`annex`]).
 
 pub mod annex;
+pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod engine;

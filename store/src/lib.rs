@@ -12,6 +12,7 @@
 //!   that lets an auditor detect altered, removed, reordered or inserted events.
 //! - [`Clock`] with [`SystemClock`] and [`FixedClock`], the source of `recorded_at`.
 //! - [`StoreError`], the errors of this layer.
+//! - [`merkle`]: RFC 6962 Merkle trees with inclusion and consistency proofs (audit digests).
 //!
 //! # Commit order
 //!
@@ -48,6 +49,7 @@ mod chain;
 mod clock;
 mod error;
 mod event;
+pub mod merkle;
 mod repository;
 mod store;
 mod writer;

@@ -27,6 +27,10 @@ const PINNED: &[(&str, &str)] = &[
         "92cd19dc99a99f2b6e42fcfabdf5a11467365ba979424fbf35903898930d69ed",
     ),
     (
+        "postgres/0400_audit_digests.sql",
+        "a5f4ee4de600e5bf50d84bf31579c92e975452f938520b687bd3b3d8bd124e8d",
+    ),
+    (
         "sqlite/0001_event_store.sql",
         "90478954c48473684b8d878b97df5fe83ad66a718707fbdc14d6eaeaf9257d74",
     ),
@@ -45,6 +49,10 @@ const PINNED: &[(&str, &str)] = &[
     (
         "sqlite/0300_projections.sql",
         "05656455aad9bf90c6a6f27068e9a3112f2d4988150ae70ae7852725d1be3f41",
+    ),
+    (
+        "sqlite/0400_audit_digests.sql",
+        "a6a74838830f2f56ecd05489f456917d381b09de0c8ebd8fba1d86ebff98d286",
     ),
 ];
 

@@ -100,6 +100,13 @@ pub async fn first_start(engine: &Engine) -> anyhow::Result<Bootstrap> {
 /// demo accounts, and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::Result<()> {
     let engine = Engine::open(settings).await?;
+    // The installation's audit key, created in the data directory on first start.
+    let audit_key = std::sync::Arc::new(crate::audit::key::InstallationKey::load_or_create(
+        &settings.data_dir,
+    )?);
+    if audit_key.created {
+        tracing::info!(path = %audit_key.path.display(), fingerprint = %audit_key.fingerprint(), "created the installation's audit key");
+    }
     let boot = first_start(&engine).await?;
     // Deadline reminders (api/src/reminders), configured by SUBSIDY_SMTP_* and friends.
     let reminders = crate::reminders::start_with_server(engine.clone())?;
@@ -110,9 +117,14 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
         read_database_url: settings.read_database_url.clone(),
         ..Default::default()
     };
-    let app = super::Application::build(engine, &http)
+    let digest_store = engine.store.clone();
+    let mut app = super::Application::build(engine, &http)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    // A signed audit digest every day (crate::audit::daily_digests).
+    app.spawn_background(move |token| async move {
+        crate::audit::daily_digests(digest_store, audit_key, token.cancelled_owned()).await;
+    });
     let host = listen
         .rsplit_once(':')
         .map(|(h, _)| h)

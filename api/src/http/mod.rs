@@ -9,6 +9,7 @@
 //! Tests and production start the server the same way:
 //! `Application::build(engine, settings).await?` then `app.run_until_stopped().await`.
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod db;
@@ -138,6 +139,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/projects/{id}/closure"),
     ("post", "/projects/{id}/officials"),
     ("post", "/projects/{id}/deadline-extensions"),
+    ("get", "/audit/digests/{id}/inclusion/{project_id}"),
+    ("get", "/audit/digests/{from}/consistency/{to}"),
 ];
 
 /// Registers every route of [`ROUTES`].
@@ -231,6 +234,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/projects/{id}/deadline-extensions",
             web::post().to(h::extend_deadline),
+        )
+        .route(
+            "/audit/digests/{id}/inclusion/{project_id}",
+            web::get().to(audit::inclusion),
+        )
+        .route(
+            "/audit/digests/{from}/consistency/{to}",
+            web::get().to(audit::consistency),
         );
 }
 

@@ -25,10 +25,12 @@ use super::wire::*;
         handlers::order_clawback, handlers::settle_clawback,
         handlers::suspend, handlers::resume, handlers::terminate, handlers::close_project,
         handlers::assign_official, handlers::extend_deadline,
+        super::audit::inclusion, super::audit::consistency,
     ),
     components(schemas(Problem, ProblemField, Role, User, Evidence, CommandResult, RecordedEvent,
         LoginBody, LoginResult, CreateUserBody, ProjectPage, ProjectListItem, ProgrammeItem,
-        ProjectView)),
+        ProjectView, crate::audit::digest::DigestRecord, crate::audit::digest::Leaf,
+        crate::audit::digest::InclusionProof, crate::audit::digest::ConsistencyProof)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;

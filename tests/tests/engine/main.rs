@@ -8,6 +8,7 @@
 
 mod annex;
 mod audit;
+mod audit_export;
 mod concurrency;
 mod lifecycle;
 mod projections;

@@ -263,7 +263,47 @@ async fn matrix(app: &TestApp) {
             me.status == 200,
         );
     }
+    // Audit proofs: auditors only; a project outside the auditor's jurisdictions is 404.
+    let key = api::audit::key::InstallationKey::from_seed([3; 32]);
+    api::audit::digest::record(&app.engine.store, &key, chrono::Utc::now())
+        .await
+        .expect("a digest is recorded");
+    let inclusion = format!("/audit/digests/1/inclusion/{id}");
+    let consistency = "/audit/digests/1/consistency/1";
+    for (user, role, _) in ACCOUNTS {
+        let reply = app.get(user, &inclusion).await;
+        let expected = match (role.as_str(), INSIDE.contains(user)) {
+            ("auditor", true) => 200,
+            ("auditor", false) => 404,
+            _ => 403,
+        };
+        check(
+            format!("GET {inclusion} as {user}"),
+            reply.status,
+            reply.status == expected,
+        );
+        let reply = app.get(user, consistency).await;
+        let expected = if role.as_str() == "auditor" { 200 } else { 403 };
+        check(
+            format!("GET {consistency} as {user}"),
+            reply.status,
+            reply.status == expected,
+        );
+    }
+    for path in [inclusion.as_str(), consistency] {
+        let anonymous = app.send(app.client.get(app.url(path))).await;
+        check(
+            format!("GET {path} anonymous"),
+            anonymous.status,
+            anonymous.status == 401,
+        );
+    }
     covered.extend([
+        (
+            "get",
+            "/audit/digests/{id}/inclusion/{project_id}".to_string(),
+        ),
+        ("get", "/audit/digests/{from}/consistency/{to}".to_string()),
         ("get", "/users".to_string()),
         ("post", "/users".to_string()),
         ("get", "/programmes".to_string()),
