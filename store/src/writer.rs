@@ -208,14 +208,14 @@ impl GroupCommit {
                     guard.released = true;
                     return;
                 }
-                let n = queue.jobs.len().min(MAX_BATCH);
-                queue.jobs.drain(..n).collect::<Vec<_>>()
+                take_batch(&mut queue.jobs)
             };
             self.commit(batch).await;
         }
     }
 
     async fn commit(&self, batch: Vec<Job>) {
+        debug_assert!(!batch.is_empty());
         let rows: Vec<&[SerializedEvent]> = batch.iter().map(|j| j.rows.as_slice()).collect();
         match self.insert(&rows).await {
             Ok(results) => {
@@ -247,6 +247,28 @@ impl GroupCommit {
             Backend::Sqlite(pool) => insert_sqlite(pool, jobs).await,
         }
     }
+}
+
+/// The next batch: up to [`MAX_BATCH`] queued appends in arrival order, at most one per aggregate
+/// (a later append to an aggregate already in the batch waits for the next one, so that within a
+/// batch a row's key names its append).
+fn take_batch(jobs: &mut Vec<Job>) -> Vec<Job> {
+    let mut seen = std::collections::HashSet::new();
+    let mut batch = Vec::new();
+    let mut rest = Vec::new();
+    for job in jobs.drain(..) {
+        let key = job
+            .rows
+            .first()
+            .map(|r| (r.aggregate_type.clone(), r.aggregate_id.clone()));
+        if batch.len() < MAX_BATCH && seen.insert(key) {
+            batch.push(job);
+        } else {
+            rest.push(job);
+        }
+    }
+    *jobs = rest;
+    batch
 }
 
 /// Hands leadership on if the draining task ends without releasing it (a panic, or its runtime
@@ -287,7 +309,78 @@ const INSERT_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id,
      VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING global_position";
 
+/// Every row of a batch in one statement, in the batch's order (`WITH ORDINALITY … ORDER BY`, so
+/// positions follow sequences within an append). JSON travels as `jsonb`, as the one-row insert
+/// binds it. The rows refused by the key are simply not returned.
+const INSERT_MANY_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+     SELECT t.aggregate_type, t.aggregate_id, t.sequence, t.event_type, t.event_version, t.payload, t.metadata \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
+       WITH ORDINALITY AS t(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, ord) \
+     ORDER BY t.ord \
+     ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING \
+     RETURNING aggregate_type, aggregate_id, sequence, global_position";
+
+/// A batch on PostgreSQL: one INSERT of every row (one round trip whatever the batch's size),
+/// then one commit. An append is committed when all its rows came back, refused when none did;
+/// an append with only some (another process appended fewer events at the same sequences) makes
+/// the batch start again append by append, each in a savepoint.
 async fn insert_postgres(
+    pool: &PgPool,
+    jobs: &[&[SerializedEvent]],
+) -> Result<Vec<Appended>, StoreError> {
+    let what = "appending events";
+    let rows = || jobs.iter().flat_map(|rows| rows.iter());
+    let mut tx = pool.begin().await.map_err(StoreError::db(what))?;
+    let returned: Vec<(String, String, i64, i64)> = sqlx::query_as(INSERT_MANY_POSTGRES)
+        .bind(
+            rows()
+                .map(|r| r.aggregate_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows().map(|r| r.aggregate_id.as_str()).collect::<Vec<_>>())
+        .bind(rows().map(|r| r.sequence as i64).collect::<Vec<_>>())
+        .bind(rows().map(|r| r.event_type.as_str()).collect::<Vec<_>>())
+        .bind(rows().map(|r| r.event_version.as_str()).collect::<Vec<_>>())
+        .bind(rows().map(|r| &r.payload).collect::<Vec<_>>())
+        .bind(rows().map(|r| &r.metadata).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db(what))?;
+    let inserted: HashMap<(&str, &str, i64), i64> = returned
+        .iter()
+        .map(|(t, id, seq, pos)| ((t.as_str(), id.as_str(), *seq), *pos))
+        .collect();
+    let mut results = Vec::with_capacity(jobs.len());
+    for rows in jobs {
+        let positions: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| {
+                inserted
+                    .get(&(
+                        r.aggregate_type.as_str(),
+                        r.aggregate_id.as_str(),
+                        r.sequence as i64,
+                    ))
+                    .copied()
+            })
+            .collect();
+        if positions.is_empty() {
+            results.push(Appended::Conflict);
+        } else if positions.len() == rows.len() {
+            results.push(Appended::Committed(
+                positions.into_iter().max().expect("one position"),
+            ));
+        } else {
+            tx.rollback().await.map_err(StoreError::db(what))?;
+            return insert_postgres_each(pool, jobs).await;
+        }
+    }
+    tx.commit().await.map_err(StoreError::db(what))?;
+    Ok(results)
+}
+
+/// A batch on PostgreSQL append by append, each append of several rows in a savepoint.
+async fn insert_postgres_each(
     pool: &PgPool,
     jobs: &[&[SerializedEvent]],
 ) -> Result<Vec<Appended>, StoreError> {

@@ -481,13 +481,17 @@ async fn a_stale_cached_state_is_never_trusted(db: TestDb) {
         ),
         "{refused:?}"
     );
-    // A deposit decided on the stale state would take sequence 5, which is taken: it is decided
-    // again and chained after the other process's event.
-    assert_eq!(run(&db.store, "acc-1", LedgerCommand::Deposit(7)).await, 6);
+    // Two deposits decided on the stale state would take sequences 5 and 6: 5 is taken, 6 is
+    // free. Neither is stored from the stale decision (no half of a command is ever kept); the
+    // command is decided again and chained after the other process's event.
+    assert_eq!(
+        run(&db.store, "acc-1", LedgerCommand::DepositMany(vec![3, 4])).await,
+        7
+    );
     // Back in the other process (whose cached version 5 is now stale), a refusal the stale state
     // would make (balance 0) is checked against the stored state (balance 7) and accepted.
-    assert_eq!(run(&other, "acc-1", LedgerCommand::Withdraw(7)).await, 7);
-    // A caller that pins the version it saw (6, stale) hears so instead of a retry.
+    assert_eq!(run(&other, "acc-1", LedgerCommand::Withdraw(7)).await, 8);
+    // A caller that pins the version it saw (7, stale) hears so instead of a retry.
     let pinned = db
         .store
         .execute::<Ledger>(
@@ -495,16 +499,16 @@ async fn a_stale_cached_state_is_never_trusted(db: TestDb) {
             LedgerCommand::Deposit(1),
             &services(),
             actor("a@example.org"),
-            Some(6),
+            Some(7),
         )
         .await
-        .expect_err("version 7 is stored");
+        .expect_err("version 8 is stored");
     assert!(
         matches!(
             pinned,
             ExecuteError::StaleVersion {
-                expected: 6,
-                actual: 7
+                expected: 7,
+                actual: 8
             } | ExecuteError::Conflict
         ),
         "{pinned:?}"
@@ -512,14 +516,23 @@ async fn a_stale_cached_state_is_never_trusted(db: TestDb) {
     let events = stream(&db, "acc-1").await;
     assert_eq!(
         events.len(),
-        7,
+        8,
         "nothing of a refused or stale command is stored"
+    );
+    let deposits: Vec<i64> = events[5..7]
+        .iter()
+        .map(|e| e.payload["Deposited"]["fen"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        deposits,
+        vec![3, 4],
+        "the retried command's events, in order"
     );
     verify_chain(&events).expect("the chain is whole across both processes");
     let (ledger, version) = db.store.load::<Ledger>("acc-1").await.unwrap();
-    assert_eq!((ledger.balance_fen, version), (0, 7));
+    assert_eq!((ledger.balance_fen, version), (0, 8));
     let (ledger, version) = other.load::<Ledger>("acc-1").await.unwrap();
-    assert_eq!((ledger.balance_fen, version), (0, 7));
+    assert_eq!((ledger.balance_fen, version), (0, 8));
 }
 
 async fn stale_expected_version_stores_nothing(db: TestDb) {
