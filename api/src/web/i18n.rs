@@ -236,6 +236,8 @@ pub struct Msgs {
     pub error: &'static str,
     pub back_home: &'static str,
     pub version: &'static str,
+    pub all_overdue: &'static str,
+    pub shown: &'static str,
 }
 
 pub static ZH: Msgs = Msgs {
@@ -342,6 +344,8 @@ pub static ZH: Msgs = Msgs {
     error: "出错了",
     back_home: "返回总览",
     version: "版本",
+    all_overdue: "全部逾期项目",
+    shown: "显示",
 };
 
 pub static EN: Msgs = Msgs {
@@ -448,4 +452,6 @@ pub static EN: Msgs = Msgs {
     error: "Something went wrong",
     back_home: "Back to the dashboard",
     version: "Version",
+    all_overdue: "All overdue projects",
+    shown: "Showing",
 };

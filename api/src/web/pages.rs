@@ -389,7 +389,10 @@ struct DashboardPage {
     fund_bars: Vec<Bar>,
     fund_height: i64,
     overdue: Vec<DeadlineRow>,
+    overdue_total: usize,
     soon: Vec<DeadlineRow>,
+    soon_total: usize,
+    overdue_href: String,
     position: i64,
 }
 
@@ -401,6 +404,8 @@ pub struct DashboardQuery {
     min_position: Option<i64>,
 }
 
+/// Rows of each deadline list on the dashboard (the list page has them all).
+const DASHBOARD_ROWS: usize = 15;
 const BAR_MAX: i64 = 300;
 const BAR_X: i64 = 170;
 const BAR_STEP: i64 = 26;
@@ -615,6 +620,7 @@ async fn dashboard_page(
     let (overdue, soon): (Vec<_>, Vec<_>) = open
         .into_iter()
         .partition(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue);
+    let (overdue_total, soon_total) = (overdue.len(), soon.len());
 
     let page = DashboardPage {
         l: ctx_layout(
@@ -631,8 +637,11 @@ async fn dashboard_page(
         funds,
         fund_bars,
         fund_height,
-        overdue: deadline_rows(lang, &overdue),
-        soon: deadline_rows(lang, &soon),
+        overdue: deadline_rows(lang, &overdue[..overdue.len().min(DASHBOARD_ROWS)]),
+        overdue_total,
+        soon: deadline_rows(lang, &soon[..soon.len().min(DASHBOARD_ROWS)]),
+        soon_total,
+        overdue_href: format!("/ui/projects?jurisdiction={}&overdue=true", view.scope),
         position,
     };
     Ok(html(StatusCode::OK, &page))
