@@ -379,7 +379,12 @@ async fn pages_in_a_real_browser() {
         .unwrap();
     let failure = text(&c, "#login-error").await;
     assert!(failure.contains("用户名或密码错误"), "{failure}");
-    let _ = c.issue_cmd(BrowserLog).await; // the 401 of the refused log-in is expected
+    // The console check sees what the browser logs: the refused log-in's 401 is there.
+    let log = c.issue_cmd(BrowserLog).await.expect("read the browser log");
+    assert!(
+        log.to_string().contains("401"),
+        "the browser log is read (it holds the refused log-in's 401): {log}"
+    );
 
     // The county officer: the dashboard of 370323.
     log_in(&c, &base, "officer.yiyuan").await;
@@ -389,6 +394,18 @@ async fn pages_in_a_real_browser() {
     assert!(who.contains("经办人员") && who.contains("370323"), "{who}");
     let total: i64 = text(&c, "#total-projects").await.parse().unwrap();
     assert!(total > 0, "the demo county has projects");
+    let timing = c
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0];\
+             return [n.responseStart - n.requestStart, n.loadEventEnd - n.startTime];",
+            vec![],
+        )
+        .await
+        .expect("navigation timing");
+    eprintln!(
+        "dashboard of 370323 ({total} projects): server {} ms (request → first byte), browser load {} ms",
+        timing[0], timing[1]
+    );
     shot(&c, "dashboard-zh", 1280).await;
     shot(&c, "dashboard-zh", 390).await;
 
@@ -520,6 +537,37 @@ async fn pages_in_a_real_browser() {
     assert_eq!(project_version(&server, &id).await, version_before + 1);
     assert!(text(&c, "#timeline").await.contains("officer.yiyuan"));
     assert_clean_console(&c, "project page after the report").await;
+
+    // The same pages in English.
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("reports")).await.unwrap();
+    assert_eq!(html_lang(&c).await, "en");
+    assert_eq!(text(&c, "#stage").await, "Construction");
+    shot(&c, "project-en", 1280).await;
+    shot(&c, "project-en", 390).await;
+    c.goto(&format!("{base}/ui/projects/{id}/steps/report"))
+        .await
+        .unwrap();
+    assert!(text(&c, "h1").await.contains("progress report"));
+    shot(&c, "form-en", 1280).await;
+    shot(&c, "form-en", 390).await;
+    assert_clean_console(&c, "English pages").await;
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("step-form"))
+        .await
+        .unwrap();
+    assert_eq!(html_lang(&c).await, "zh-CN");
 
     // The dashboard: the report meets the project's open report slots.
     c.goto(&format!("{base}/ui/")).await.unwrap();
