@@ -238,6 +238,8 @@ pub struct Msgs {
     pub version: &'static str,
     pub all_overdue: &'static str,
     pub shown: &'static str,
+    /// The clawback bar of the funds chart (short).
+    pub chart_clawback: &'static str,
 }
 
 pub static ZH: Msgs = Msgs {
@@ -346,6 +348,7 @@ pub static ZH: Msgs = Msgs {
     version: "版本",
     all_overdue: "全部逾期项目",
     shown: "显示",
+    chart_clawback: "追回",
 };
 
 pub static EN: Msgs = Msgs {
@@ -454,4 +457,5 @@ pub static EN: Msgs = Msgs {
     version: "Version",
     all_overdue: "All overdue projects",
     shown: "Showing",
+    chart_clawback: "Clawback",
 };

@@ -41,7 +41,7 @@ pub fn yuan(fen: i64) -> String {
     let whole = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -406,8 +406,8 @@ pub struct DashboardQuery {
 
 /// Rows of each deadline list on the dashboard (the list page has them all).
 const DASHBOARD_ROWS: usize = 15;
-const BAR_MAX: i64 = 300;
-const BAR_X: i64 = 170;
+const BAR_MAX: i64 = 200;
+const BAR_X: i64 = 140;
 const BAR_STEP: i64 = 26;
 
 fn scaled(value: i64, max: i64) -> i64 {
@@ -582,7 +582,7 @@ async fn dashboard_page(
             (m.approved, f.approved_fen, "bar-approved"),
             (m.paid, f.paid_fen, "bar-paid"),
             (m.remaining, f.remaining_fen, "bar-remaining"),
-            (m.clawback_ordered, f.clawback_ordered_fen, "bar-clawback"),
+            (m.chart_clawback, f.clawback_ordered_fen, "bar-clawback"),
         ] {
             let i = fund_bars.len() as i64;
             let width = scaled(value, fund_max);

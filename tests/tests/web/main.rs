@@ -95,7 +95,7 @@ async fn start_driver() -> Driver {
         .expect("a free port")
         .port();
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let child = Command::new(&binary)
+    let mut child = Command::new(&binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -110,6 +110,8 @@ async fn start_driver() -> Driver {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("chromedriver did not listen on port {port} within 10 s");
 }
 
