@@ -52,12 +52,52 @@ fn id_of(pointer: &str) -> String {
     id
 }
 
-fn title(schema: &Value, fallback: &str) -> String {
-    schema
-        .get("title")
-        .and_then(Value::as_str)
-        .unwrap_or(fallback)
-        .to_string()
+/// The schema's type; of a `["string", "null"]` list, the one that is not null.
+fn type_of(schema: &Value) -> &str {
+    match schema.get("type") {
+        Some(Value::String(t)) => t,
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string"),
+        _ => "string",
+    }
+}
+
+/// `schema` with every `{"$ref": "#/components/schemas/X"}` replaced by `X` from
+/// `components` (the OpenAPI document's schemas), recursively.
+pub fn inline_refs(schema: &Value, components: &Value, depth: usize) -> Value {
+    if depth > 16 {
+        return schema.clone();
+    }
+    match schema {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                return inline_refs(
+                    components.get(name).unwrap_or(&Value::Null),
+                    components,
+                    depth + 1,
+                );
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), inline_refs(v, components, depth + 1)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| inline_refs(v, components, depth + 1))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -76,6 +116,8 @@ pub struct Render<'a> {
     pub rows: &'a HashMap<String, usize>,
     /// "Row {}" in the page's language.
     pub row_label: &'a str,
+    /// The label of a field whose schema has no `title` (by its key).
+    pub label: &'a dyn Fn(&str) -> String,
 }
 
 /// The widgets of `schema` at `pointer` holding `data`.
@@ -89,7 +131,10 @@ pub fn widgets(
     out: &mut Vec<Widget>,
 ) {
     let error = r.errors.get(pointer).cloned();
-    let label = title(schema, label);
+    let label = match schema.get("title").and_then(Value::as_str) {
+        Some(t) => t.to_string(),
+        None => (r.label)(label),
+    };
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         let current = scalar_text(data);
         let mut options = vec![(String::new(), "—".to_string(), current.is_empty())];
@@ -172,7 +217,7 @@ pub fn widgets(
                 let item_pointer = format!("{pointer}/{i}");
                 let row_label = r.row_label.replace("{}", &(i + 1).to_string());
                 let value = data.get(i).unwrap_or(&Value::Null);
-                let is_object = items.get("type").and_then(Value::as_str) == Some("object");
+                let is_object = type_of(&items) == "object";
                 if is_object {
                     // The row's own legend, then its fields.
                     let mut row_schema = items.clone();
@@ -393,6 +438,7 @@ mod tests {
             errors: &errors,
             rows: &rows,
             row_label: "第{}行",
+            label: &|k: &str| k.to_string(),
         };
         let mut out = Vec::new();
         widgets(

@@ -16,7 +16,7 @@ use super::{lang_of, safe_next, see_other, Ctx};
 use crate::http::auth::{csrf_matches, Role, CSRF_COOKIE, SESSION_COOKIE};
 use crate::http::errors::{ApiError, Problem};
 use crate::http::handlers::{self, ListQuery, RollupQuery};
-use crate::http::wire::{CommandResult, Evidence, LoginBody, ProjectView};
+use crate::http::wire::{self, CommandBody, CommandResult, Evidence, LoginBody, ProjectView};
 use crate::http::AppState;
 
 // ------------------------------------------------------------------------------ formatting
@@ -1059,37 +1059,168 @@ async fn project_page(
 
 // ------------------------------------------------------------------------------ step forms
 
-/// A step whose form is drawn from the programme's JSON Schema.
+/// Reads a request body's JSON with the API's wire type into its evidence and command.
+type ParseBody = fn(Value) -> Result<(Vec<Evidence>, ProjectCommand), serde_json::Error>;
+
+/// How a step's command is built from the page's fields.
+pub enum StepBody {
+    /// A programme form (drawn from the programme's JSON Schema) plus the command's date (and
+    /// period) fields.
+    Programme {
+        form: &'static str,
+        date_label: fn(&Msgs) -> &'static str,
+        date_pointer: &'static str,
+        period: bool,
+    },
+    /// The API's own request body (drawn from its schema in the OpenAPI document, read back
+    /// with the API's own wire type).
+    Api {
+        schema: &'static str,
+        parse: ParseBody,
+    },
+}
+
+/// A step a page offers: its command kind (role and stage come from the API's and the
+/// domain's tables) and how its form is drawn.
 pub struct Step {
     pub slug: &'static str,
     pub kind: domain::CommandKind,
-    /// The programme form the command carries.
-    pub form: &'static str,
     pub label: fn(&Msgs) -> &'static str,
-    /// The command's own date field (its label).
-    pub date_label: fn(&Msgs) -> &'static str,
-    /// Whether the command has a `period` field.
-    pub period: bool,
+    pub body: StepBody,
+}
+
+fn api_body<T: serde::de::DeserializeOwned + CommandBody>(
+    v: Value,
+) -> Result<(Vec<Evidence>, ProjectCommand), serde_json::Error> {
+    serde_json::from_value::<T>(v).map(CommandBody::into_parts)
+}
+
+macro_rules! api_step {
+    ($slug:literal, $kind:ident, $body:ident, $label:ident) => {
+        Step {
+            slug: $slug,
+            kind: domain::CommandKind::$kind,
+            label: |m| m.$label,
+            body: StepBody::Api {
+                schema: stringify!($body),
+                parse: api_body::<wire::$body>,
+            },
+        }
+    };
 }
 
 pub const STEPS: &[Step] = &[
     Step {
         slug: "report",
         kind: domain::CommandKind::SubmitProgressReport,
-        form: "progress_report",
         label: |m| m.step_report,
-        date_label: |m| m.reported_on,
-        period: true,
+        body: StepBody::Programme {
+            form: "progress_report",
+            date_label: |m| m.reported_on,
+            date_pointer: "/reported_on",
+            period: true,
+        },
     },
     Step {
         slug: "plan",
         kind: domain::CommandKind::SubmitPlan,
-        form: "plan",
         label: |m| m.step_plan,
-        date_label: |m| m.submitted_on,
-        period: false,
+        body: StepBody::Programme {
+            form: "plan",
+            date_label: |m| m.submitted_on,
+            date_pointer: "/submitted_on",
+            period: false,
+        },
     },
+    api_step!(
+        "entity",
+        DesignateConstructionEntity,
+        DesignateEntityBody,
+        step_entity
+    ),
+    api_step!("notice", PublishNotice, PublishNoticeBody, step_notice),
+    api_step!(
+        "objection",
+        RaiseObjection,
+        RaiseObjectionBody,
+        step_objection
+    ),
+    api_step!(
+        "notice-close",
+        CloseNotice,
+        CloseNoticeBody,
+        step_notice_close
+    ),
+    api_step!(
+        "acceptance",
+        RequestAcceptance,
+        RequestAcceptanceBody,
+        step_acceptance
+    ),
+    api_step!(
+        "inspection",
+        RecordInspection,
+        InspectionBody,
+        step_inspection
+    ),
+    api_step!(
+        "evaluation",
+        EvaluatePerformance,
+        EvaluationBody,
+        step_evaluation
+    ),
+    api_step!("approval", ApproveFunds, ApproveFundsBody, step_approval),
+    api_step!("tranche", DisburseTranche, TrancheBody, step_tranche),
+    api_step!("settlement", SettleFunds, SettleFundsBody, step_settlement),
+    api_step!("clawback", OrderClawback, ClawbackBody, step_clawback),
+    api_step!(
+        "clawback-settlement",
+        SettleClawback,
+        SettleClawbackBody,
+        step_clawback_settlement
+    ),
+    api_step!("suspension", SuspendProject, SuspendBody, step_suspend),
+    api_step!("resumption", ResumeProject, ResumeBody, step_resume),
+    api_step!(
+        "termination",
+        TerminateProject,
+        TerminateBody,
+        step_terminate
+    ),
+    api_step!("closure", CloseProject, CloseProjectBody, step_close),
+    api_step!(
+        "official",
+        AssignOfficial,
+        AssignOfficialBody,
+        step_official
+    ),
+    api_step!(
+        "extension",
+        ExtendDeadline,
+        ExtendDeadlineBody,
+        step_extension
+    ),
 ];
+
+/// A request body's schema from the OpenAPI document, `$ref`s inlined, without `evidence`
+/// (the page has its own evidence boxes).
+fn api_schema(name: &str) -> Result<Value, ApiError> {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let spec =
+        SPEC.get_or_init(|| serde_json::to_value(crate::http::api_spec()).unwrap_or(Value::Null));
+    let components = &spec["components"]["schemas"];
+    let mut schema = forms::inline_refs(
+        components.get(name).ok_or_else(|| {
+            ApiError::Internal(format!("the OpenAPI document has no schema {name}"))
+        })?,
+        components,
+        0,
+    );
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.remove("evidence");
+    }
+    Ok(schema)
+}
 
 #[derive(Template)]
 #[template(path = "step.html")]
@@ -1101,6 +1232,7 @@ struct StepPage {
     action: String,
     form_title: String,
     widgets: Vec<Widget>,
+    has_date: bool,
     has_period: bool,
     period: String,
     period_error: Option<String>,
@@ -1173,41 +1305,67 @@ async fn render_step(
             ctx.principal.user.role.as_str()
         )));
     }
-    let programme = state
-        .engine
-        .programmes()
-        .get(&project.programme_id, project.programme_version)
-        .ok_or_else(|| ApiError::Internal("the project's programme is not loaded".into()))?;
-    let def = programme
-        .form(step.form)
-        .ok_or_else(|| ApiError::NotFound(format!("the programme has no form '{}'", step.form)))?;
+    let label = |key: &str| field_label(lang, key);
     let render = forms::Render {
         errors: &filled.errors,
         rows: &filled.rows,
         row_label: m.row,
+        label: &label,
     };
     let mut widgets = Vec::new();
-    forms::widgets(
-        &def.schema,
-        "/form",
-        "",
-        true,
-        &filled.form,
-        &render,
-        &mut widgets,
-    );
-    let date_pointer = match step.kind {
-        domain::CommandKind::SubmitProgressReport => "/reported_on",
-        _ => "/submitted_on",
+    let (form_title, has_date, has_period, date_label, date_pointer) = match &step.body {
+        StepBody::Programme {
+            form,
+            date_label,
+            date_pointer,
+            period,
+        } => {
+            let programme = state
+                .engine
+                .programmes()
+                .get(&project.programme_id, project.programme_version)
+                .ok_or_else(|| {
+                    ApiError::Internal("the project's programme is not loaded".into())
+                })?;
+            let def = programme
+                .form(form)
+                .ok_or_else(|| ApiError::NotFound(format!("the programme has no form '{form}'")))?;
+            forms::widgets(
+                &def.schema,
+                "/form",
+                "",
+                true,
+                &filled.form,
+                &render,
+                &mut widgets,
+            );
+            (
+                def.title.clone(),
+                true,
+                *period,
+                date_label(m).to_string(),
+                *date_pointer,
+            )
+        }
+        StepBody::Api { schema, .. } => {
+            let schema = api_schema(schema)?;
+            forms::widgets(&schema, "", "", true, &filled.form, &render, &mut widgets);
+            (String::new(), false, false, String::new(), "")
+        }
     };
-    let known: Vec<String> = widgets.iter().map(|w| w.name.clone()).collect();
+    // The pointers drawn beside a box or a fieldset; every other error is listed on top.
+    let known: Vec<String> = widgets
+        .iter()
+        .filter(|w| w.kind != "close" && w.kind != "array_end")
+        .map(|w| w.name.clone())
+        .collect();
     let general_errors = filled
         .errors
         .iter()
         .filter(|(p, _)| {
             !known.contains(p)
                 && p.as_str() != "/period"
-                && p.as_str() != date_pointer
+                && (date_pointer.is_empty() || p.as_str() != date_pointer)
                 && !p.starts_with("/evidence")
         })
         .map(|(p, e)| {
@@ -1224,14 +1382,19 @@ async fn render_step(
         project_name: project.name.clone(),
         step_label: (step.label)(m).to_string(),
         action: format!("/ui/projects/{id}/steps/{}", step.slug),
-        form_title: def.title.clone(),
+        form_title,
         widgets,
-        has_period: step.period,
+        has_date,
+        has_period,
         period: filled.period.clone(),
         period_error: filled.errors.get("/period").cloned(),
-        date_label: (step.date_label)(m).to_string(),
+        date_label,
         date: filled.date.clone(),
-        date_error: filled.errors.get(date_pointer).cloned(),
+        date_error: if date_pointer.is_empty() {
+            None
+        } else {
+            filled.errors.get(date_pointer).cloned()
+        },
         evidence_title: filled.evidence_title.clone(),
         evidence_reference: filled.evidence_reference.clone(),
         evidence_error: filled
@@ -1291,46 +1454,15 @@ async fn step_submit_inner(
         return Err(csrf_refusal());
     }
     let (project, _) = handlers::project_state(state, &ctx.principal, id, None).await?;
-    let programme = state
-        .engine
-        .programmes()
-        .get(&project.programme_id, project.programme_version)
-        .ok_or_else(|| ApiError::Internal("the project's programme is not loaded".into()))?;
-    let def = programme
-        .form(step.form)
-        .ok_or_else(|| ApiError::NotFound(format!("the programme has no form '{}'", step.form)))?;
-    let form =
-        forms::read(&def.schema, "/form", &fields).unwrap_or(Value::Object(Default::default()));
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let mut filled = Filled {
-        form: form.clone(),
         period: get("period"),
         date: get("date"),
         evidence_title: get("evidence_title"),
         evidence_reference: get("evidence_reference"),
         ..Default::default()
     };
-    // The add-row button: draw the form again with one more row, send nothing.
-    if let Some(pointer) = fields.get(forms::ADD_ROW) {
-        filled.rows.insert(pointer.clone(), 1);
-        return render_step(ctx, state, id, step, filled).await;
-    }
     let lang = ctx.lang;
-    let date_pointer = match step.kind {
-        domain::CommandKind::SubmitProgressReport => "/reported_on",
-        _ => "/submitted_on",
-    };
-    let date = match NaiveDate::parse_from_str(filled.date.trim(), "%Y-%m-%d") {
-        Ok(d) => d,
-        Err(_) => {
-            let reason = "is not a \"date\"";
-            filled
-                .errors
-                .insert(date_pointer.to_string(), word(lang, reason));
-            filled.failed = true;
-            return render_step(ctx, state, id, step, filled).await;
-        }
-    };
     let evidence =
         if filled.evidence_title.trim().is_empty() && filled.evidence_reference.trim().is_empty() {
             Vec::new()
@@ -1341,16 +1473,74 @@ async fn step_submit_inner(
                 sha256: None,
             }]
         };
-    let command = match step.kind {
-        domain::CommandKind::SubmitProgressReport => ProjectCommand::SubmitProgressReport {
-            period: filled.period.clone(),
-            reported_on: date,
-            form,
+    // The fields read back into JSON (the programme form, or the API's body).
+    let (schema, at) = match &step.body {
+        StepBody::Programme { form, .. } => {
+            let programme = state
+                .engine
+                .programmes()
+                .get(&project.programme_id, project.programme_version)
+                .ok_or_else(|| {
+                    ApiError::Internal("the project's programme is not loaded".into())
+                })?;
+            let def = programme
+                .form(form)
+                .ok_or_else(|| ApiError::NotFound(format!("the programme has no form '{form}'")))?;
+            (def.schema.clone(), "/form")
+        }
+        StepBody::Api { schema, .. } => (api_schema(schema)?, ""),
+    };
+    let value = forms::read(&schema, at, &fields).unwrap_or(Value::Object(Default::default()));
+    filled.form = value.clone();
+    // The add-row button: draw the form again with one more row, send nothing.
+    if let Some(pointer) = fields.get(forms::ADD_ROW) {
+        filled.rows.insert(pointer.clone(), 1);
+        return render_step(ctx, state, id, step, filled).await;
+    }
+    let built = match &step.body {
+        StepBody::Programme {
+            date_pointer,
+            period,
+            ..
+        } => match NaiveDate::parse_from_str(filled.date.trim(), "%Y-%m-%d") {
+            Err(_) => Err((date_pointer.to_string(), "is not a \"date\"".to_string())),
+            Ok(date) => Ok((
+                evidence,
+                if *period {
+                    ProjectCommand::SubmitProgressReport {
+                        period: filled.period.clone(),
+                        reported_on: date,
+                        form: value,
+                    }
+                } else {
+                    ProjectCommand::SubmitPlan {
+                        submitted_on: date,
+                        form: value,
+                    }
+                },
+            )),
         },
-        _ => ProjectCommand::SubmitPlan {
-            submitted_on: date,
-            form,
+        // The API's wire type reads the body, as it reads the JSON of `POST /projects/{id}/…`.
+        StepBody::Api { parse, .. } => match parse(value) {
+            Ok((_, command)) => Ok((evidence, command)),
+            Err(e) => {
+                let text = e.to_string();
+                Err(match text.split('`').nth(1) {
+                    Some(field) if text.starts_with("missing field") => {
+                        (format!("/{field}"), "required field is missing".to_string())
+                    }
+                    _ => (String::new(), text),
+                })
+            }
         },
+    };
+    let (evidence, command) = match built {
+        Ok(parts) => parts,
+        Err((pointer, reason)) => {
+            filled.errors.insert(pointer, word(lang, &reason));
+            filled.failed = true;
+            return render_step(ctx, state, id, step, filled).await;
+        }
     };
     let (outcome, _) =
         handlers::command_outcome(req, state, &ctx.principal, Some(id), evidence, command).await?;
@@ -1368,7 +1558,7 @@ async fn step_submit_inner(
     for field in &problem.errors {
         // A form's own pointers are inside the form; the command's are the body's.
         let pointer = if form_error {
-            format!("/form{}", field.pointer)
+            format!("{at}{}", field.pointer)
         } else {
             field.pointer.clone()
         };
@@ -1381,6 +1571,61 @@ async fn step_submit_inner(
     }
     filled.failed = true;
     render_step(ctx, state, id, step, filled).await
+}
+
+/// A request-body field's label (the API's schemas have no titles).
+fn field_label(lang: Lang, key: &str) -> String {
+    let zh = match key {
+        "name" => "名称/姓名",
+        "credit_code" => "统一社会信用代码",
+        "kind" => "类型",
+        "entity" => "建设主体",
+        "starts_on" => "开始日期",
+        "ends_on" => "结束日期",
+        "channel" => "公示渠道",
+        "objection_id" => "异议编号",
+        "raised_on" => "提出日期",
+        "raised_by" => "提出人",
+        "summary" => "内容摘要",
+        "closed_on" => "结束日期",
+        "requested_on" => "申请日期",
+        "inspected_on" => "验收日期",
+        "inspector" => "验收人",
+        "results" => "验收结果（逐项）",
+        "item_id" => "检查项编号",
+        "passed" => "合格",
+        "measured" => "实测值",
+        "note" => "说明",
+        "rectify_by" => "整改期限",
+        "evaluated_on" => "评价日期",
+        "scores" => "评分（逐项）",
+        "indicator_id" => "指标编号",
+        "score" => "得分",
+        "source" => "资金来源（province / city / county）",
+        "amount_fen" | "amount" => "金额（分）",
+        "approved_on" => "批复日期",
+        "paid_on" => "拨付日期",
+        "settled_on" => "清算日期",
+        "ordered_on" => "责令日期",
+        "reason" => "原因",
+        "suspended_on" => "暂停日期",
+        "resumed_on" => "恢复日期",
+        "terminated_on" => "终止日期",
+        "clawbacks" => "追回（按来源）",
+        "role" => "类别（official_in_charge / liaison）",
+        "official" => "责任人",
+        "post" => "职务",
+        "phone" => "电话",
+        "email" => "邮箱",
+        "language" => "提醒语言（zh / en）",
+        "deadline_id" => "节点编号",
+        "until" => "延至",
+        other => return other.replace('_', " "),
+    };
+    match lang {
+        Lang::Zh => zh.to_string(),
+        Lang::En => key.replace('_', " "),
+    }
 }
 
 fn word(lang: Lang, reason: &str) -> String {

@@ -743,4 +743,108 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         before,
         "nothing stored"
     );
+
+    // A step whose form is the API's own request body (drawn from its OpenAPI schema): a wrong
+    // value is refused beside its field by the same checks as the API, then a right one lands.
+    let (session, csrf) = form_login(&client, &server).await;
+    let cookie = format!("subsidy_session={session}");
+    let page = client
+        .get(format!("{}/ui/projects/{id}/steps/official", server.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let form = page.text().await.unwrap();
+    for field in [
+        "name=\"/role\"",
+        "name=\"/official/name\"",
+        "name=\"/official/email\"",
+    ] {
+        assert!(form.contains(field), "the generated form has {field}");
+    }
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        client
+            .post(format!("{}/ui/projects/{id}/steps/official", server.base))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let refused = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "not-an-address"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("class=\"error general-error\"") && text.contains("not-an-address"),
+        "a refusal without a field pointer is shown above the form: {text}"
+    );
+    let refused = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王\n示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "wang.demo@example.org"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-official-name-error\""),
+        "the error is drawn beside the name box: {text}"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before,
+        "nothing stored"
+    );
+    let missing = post(vec![("/role", "liaison")]).await.unwrap();
+    assert_eq!(missing.status(), 422);
+    assert!(
+        missing.text().await.unwrap().contains("必填项"),
+        "a missing field is named"
+    );
+    let stored = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "wang.demo@example.org"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(stored.status(), 303);
+    assert!(stored.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&format!("/ui/projects/{id}?min_position=")));
+    assert_eq!(project_version(&server, &id).await, before + 1);
+}
+
+/// Logs in through the form: (session token, CSRF token).
+async fn form_login(client: &reqwest::Client, server: &Server) -> (String, String) {
+    let r = client
+        .post(format!("{}/ui/login", server.base))
+        .form(&[
+            ("username", "officer.yiyuan"),
+            ("password", DEMO_PASSWORD),
+            ("next", "/ui/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = |name: &str| {
+        r.cookies()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("a {name} cookie"))
+            .value()
+            .to_string()
+    };
+    (cookie("subsidy_session"), cookie("subsidy_csrf"))
 }
