@@ -65,6 +65,57 @@ fn type_of(schema: &Value) -> &str {
     }
 }
 
+/// A `oneOf` of objects (a tagged enum, like the plan review's approve / return) drawn as one
+/// object: every variant's fields, a field that tells the variants apart as one choice of all
+/// their values, required only what every variant requires. The API's wire type then accepts
+/// or refuses the combination sent.
+fn merge_one_of(schema: &Value) -> Option<Value> {
+    let variants = schema.get("oneOf")?.as_array()?;
+    let mut properties = Map::new();
+    let mut required: Option<Vec<Value>> = None;
+    for v in variants {
+        if type_of(v) != "object" {
+            return None;
+        }
+        for (k, p) in v.get("properties").and_then(Value::as_object)? {
+            match (
+                properties.get_mut(k),
+                p.get("enum").and_then(Value::as_array),
+            ) {
+                (Some(existing), Some(values)) => {
+                    if let Some(all) = existing.get_mut("enum").and_then(Value::as_array_mut) {
+                        all.extend(values.iter().cloned());
+                    }
+                }
+                (Some(_), None) => {}
+                (None, _) => {
+                    properties.insert(k.clone(), p.clone());
+                }
+            }
+        }
+        let here: Vec<Value> = v
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        required = Some(match required {
+            None => here,
+            Some(before) => before.into_iter().filter(|r| here.contains(r)).collect(),
+        });
+    }
+    let mut merged = Map::new();
+    merged.insert("type".into(), Value::String("object".into()));
+    merged.insert("properties".into(), Value::Object(properties));
+    merged.insert(
+        "required".into(),
+        Value::Array(required.unwrap_or_default()),
+    );
+    if let Some(t) = schema.get("title") {
+        merged.insert("title".into(), t.clone());
+    }
+    Some(Value::Object(merged))
+}
+
 /// `schema` with every `{"$ref": "#/components/schemas/X"}` replaced by `X` from
 /// `components` (the OpenAPI document's schemas), recursively.
 pub fn inline_refs(schema: &Value, components: &Value, depth: usize) -> Value {
@@ -84,11 +135,12 @@ pub fn inline_refs(schema: &Value, components: &Value, depth: usize) -> Value {
                     depth + 1,
                 );
             }
-            Value::Object(
+            let inlined = Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), inline_refs(v, components, depth + 1)))
                     .collect(),
-            )
+            );
+            merge_one_of(&inlined).unwrap_or(inlined)
         }
         Value::Array(items) => Value::Array(
             items
@@ -464,6 +516,33 @@ mod tests {
         assert!(out
             .iter()
             .any(|w| w.name == "/form/e" && w.kind == "select" && w.options.len() == 3));
+    }
+
+    #[test]
+    fn a_one_of_of_objects_is_one_form() {
+        let schema = json!({"type": "object", "properties": {"decision": {"$ref": "#/components/schemas/D"}}});
+        let components = json!({"D": {"oneOf": [
+            {"type": "object", "required": ["decision"], "properties": {
+                "comment": {"type": "string"}, "decision": {"type": "string", "enum": ["approve"]}}},
+            {"type": "object", "required": ["reasons", "decision"], "properties": {
+                "decision": {"type": "string", "enum": ["return"]},
+                "reasons": {"type": "array", "items": {"type": "string"}}}}]}});
+        let merged = inline_refs(&schema, &components, 0);
+        let d = &merged["properties"]["decision"];
+        assert_eq!(
+            d["properties"]["decision"]["enum"],
+            json!(["approve", "return"])
+        );
+        assert_eq!(d["required"], json!(["decision"]));
+        let f = fields(&[
+            ("/decision/decision", "return"),
+            ("_rows/decision/reasons", "1"),
+            ("/decision/reasons/0", "缺少选址"),
+        ]);
+        assert_eq!(
+            read(&merged, "", &f).unwrap(),
+            json!({"decision": {"decision": "return", "reasons": ["缺少选址"]}})
+        );
     }
 
     #[test]

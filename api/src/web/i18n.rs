@@ -240,6 +240,7 @@ pub struct Msgs {
     pub shown: &'static str,
     /// The clawback bar of the funds chart (short).
     pub chart_clawback: &'static str,
+    pub step_review: &'static str,
     pub step_entity: &'static str,
     pub step_notice: &'static str,
     pub step_objection: &'static str,
@@ -367,6 +368,7 @@ pub static ZH: Msgs = Msgs {
     all_overdue: "全部逾期项目",
     shown: "显示",
     chart_clawback: "追回",
+    step_review: "审核方案",
     step_entity: "确定建设主体",
     step_notice: "发布公示",
     step_objection: "登记异议",
@@ -494,6 +496,7 @@ pub static EN: Msgs = Msgs {
     all_overdue: "All overdue projects",
     shown: "Showing",
     chart_clawback: "Clawback",
+    step_review: "Review the plan",
     step_entity: "Designate the construction entity",
     step_notice: "Publish the notice",
     step_objection: "Record an objection",

@@ -1132,6 +1132,7 @@ pub const STEPS: &[Step] = &[
             period: false,
         },
     },
+    api_step!("review", ReviewPlan, ReviewPlanBody, step_review),
     api_step!(
         "entity",
         DesignateConstructionEntity,
@@ -1620,6 +1621,10 @@ fn field_label(lang: Lang, key: &str) -> String {
         "language" => "提醒语言（zh / en）",
         "deadline_id" => "节点编号",
         "until" => "延至",
+        "reviewed_on" => "审核日期",
+        "decision" => "审核意见（approve 同意 / return 退回）",
+        "comment" => "意见",
+        "reasons" => "退回理由",
         other => return other.replace('_', " "),
     };
     match lang {

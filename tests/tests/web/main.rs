@@ -288,6 +288,11 @@ async fn overdue_total(c: &Client) -> usize {
 
 /// A project of the demo county in construction (it takes progress reports).
 async fn construction_project(server: &Server) -> String {
+    project_in(server, "construction").await
+}
+
+/// A project of the demo county in `stage`, not suspended.
+async fn project_in(server: &Server, stage: &str) -> String {
     let list = reqwest::Client::new();
     let token: Value = list
         .post(format!("{}/auth/login", server.base))
@@ -300,7 +305,7 @@ async fn construction_project(server: &Server) -> String {
         .unwrap();
     let page: Value = list
         .get(format!(
-            "{}/projects?jurisdiction=370323&stage=construction&sort=name",
+            "{}/projects?jurisdiction=370323&stage={stage}&sort=name",
             server.base
         ))
         .bearer_auth(token["token"].as_str().unwrap())
@@ -314,7 +319,7 @@ async fn construction_project(server: &Server) -> String {
         .as_array()
         .and_then(|items| items.iter().find(|p| p["suspended"] == false))
         .and_then(|p| p["id"].as_str())
-        .expect("the demo county has a project in construction, not suspended")
+        .unwrap_or_else(|| panic!("the demo county has a project in {stage}, not suspended"))
         .to_string()
 }
 
@@ -746,7 +751,7 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
 
     // A step whose form is the API's own request body (drawn from its OpenAPI schema): a wrong
     // value is refused beside its field by the same checks as the API, then a right one lands.
-    let (session, csrf) = form_login(&client, &server).await;
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
     let cookie = format!("subsidy_session={session}");
     let page = client
         .get(format!("{}/ui/projects/{id}/steps/official", server.base))
@@ -825,14 +830,48 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         .unwrap()
         .starts_with(&format!("/ui/projects/{id}?min_position=")));
     assert_eq!(project_version(&server, &id).await, before + 1);
+
+    // The supervisor's plan review: the API's `oneOf` body (approve / return) as one form.
+    let (session, csrf) = form_login(&client, &server, "supervisor.zibo").await;
+    let cookie = format!("subsidy_session={session}");
+    let submitted = project_in(&server, "plan_submitted").await;
+    let before = project_version(&server, &submitted).await;
+    let review = |fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        client
+            .post(format!(
+                "{}/ui/projects/{submitted}/steps/review",
+                server.base
+            ))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let missing = review(vec![("/decision/decision", "return")])
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 422, "no review date, no reasons");
+    assert_eq!(project_version(&server, &submitted).await, before);
+    let returned = review(vec![
+        ("/reviewed_on", "2026-12-01"),
+        ("/decision/decision", "return"),
+        ("_rows/decision/reasons", "1"),
+        ("/decision/reasons/0", "选址材料不全"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(returned.status(), 303);
+    let (project, _) = server.engine.load(&submitted).await.unwrap();
+    assert_eq!(project.stage, domain::Stage::PlanReturned);
 }
 
 /// Logs in through the form: (session token, CSRF token).
-async fn form_login(client: &reqwest::Client, server: &Server) -> (String, String) {
+async fn form_login(client: &reqwest::Client, server: &Server, user: &str) -> (String, String) {
     let r = client
         .post(format!("{}/ui/login", server.base))
         .form(&[
-            ("username", "officer.yiyuan"),
+            ("username", user),
             ("password", DEMO_PASSWORD),
             ("next", "/ui/"),
         ])
