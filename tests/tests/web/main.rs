@@ -8,6 +8,7 @@
 //! (a CSP violation is one).
 
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -84,6 +85,11 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver leads its own process group: ending the group also ends a Chromium
+        // left open by a test that failed before closing its session.
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -97,6 +103,7 @@ async fn start_driver() -> Driver {
     let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     let mut child = Command::new(&binary)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
