@@ -7,8 +7,8 @@
 //! `target/test-output/screenshots/`; every page visited is checked for browser console errors
 //! (a CSP violation is one).
 
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
