@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README): prepares what the tests need on a fresh Debian machine —
-# PostgreSQL (installed with apt-get and started when absent), the SMTP test server package —
+# PostgreSQL (installed with apt-get and started when absent), the SMTP test server package,
+# headless Chromium with chromedriver —
 # then runs formatting and lint checks and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,14 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   apt_install python3-aiosmtpd
 fi
 export SMTP_TEST_PYTHON=/usr/bin/python3
+
+# --- Headless browser -----------------------------------------------------------------------
+# The page tests (tests/tests/web) drive Debian's Chromium through chromedriver; a CJK font
+# makes the Chinese screenshots readable.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+   || ! fc-list 2>/dev/null | grep -qi 'wenquanyi zen hei'; then
+  apt_install chromium chromium-driver fonts-wqy-zenhei
+fi
 
 # --- Rust checks and tests ------------------------------------------------------------------
 log "cargo fmt --check"

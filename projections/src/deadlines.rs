@@ -876,6 +876,47 @@ pub async fn overdue_project_ids(
     Ok(ids)
 }
 
+/// The open deadlines on `today` (Asia/Shanghai civil date) of the projects inside `scope`:
+/// every overdue one and every one due within `days` calendar days (due today included),
+/// most overdue first, then by due date. The candidates come from the same index range query
+/// as [`overdue_project_ids`], each derived exactly as of `today` (the dashboard's lists).
+pub async fn open_deadlines(
+    db: &crate::sql::Db,
+    slot: &str,
+    programmes: &ProgrammeRegistry,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+    days: u64,
+    scope: &JurisdictionCode,
+) -> Result<Vec<Deadline>, ProjectionError> {
+    use workflows::deadlines::DeadlineStatus as S;
+    let until = today + chrono::Days::new(days);
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (id, state) in candidates(db, slot, today.pred_opt().unwrap_or(today), days + 1).await? {
+        let inside = state.jurisdiction.as_ref().is_some_and(|j| scope.covers(j));
+        if !inside {
+            continue;
+        }
+        let Some(programme) = programme_of(programmes, &id, &state, &mut problems) else {
+            continue;
+        };
+        let set = state.deadlines(&id, &programme, calendar, today);
+        out.extend(set.deadlines.into_iter().filter(|d| {
+            matches!(d.deadline.status, S::Overdue | S::DueToday | S::Upcoming)
+                && d.deadline.due_on.is_some_and(|due| due <= until)
+        }));
+    }
+    out.sort_by(|a, b| {
+        (a.deadline.due_on, &a.project_id, &a.deadline.id).cmp(&(
+            b.deadline.due_on,
+            &b.project_id,
+            &b.deadline.id,
+        ))
+    });
+    Ok(out)
+}
+
 /// [`plan_reminders`] from the persisted deadlines: only the deadlines due within the reminder
 /// window (the programmes' largest `days_before`, counted generously in calendar days) or
 /// overdue are read.

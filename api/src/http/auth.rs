@@ -474,6 +474,40 @@ impl LoginLimiter {
     }
 }
 
+/// Whether `sent` (the `X-CSRF-Token` header of an API call, or the `csrf_token` field of a
+/// page's HTML form) is the session's CSRF token. A session without one (bearer) never matches.
+pub fn csrf_matches(expected: Option<&str>, sent: Option<&str>) -> bool {
+    match (expected, sent) {
+        (Some(expected), Some(sent)) => {
+            // Compared in constant time: the comparison must not tell how much of it is right.
+            expected.len() == sent.len()
+                && expected
+                    .bytes()
+                    .zip(sent.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        _ => false,
+    }
+}
+
+/// The cookie session of a browser request (the pages): the principal and the session's CSRF
+/// token, or `None` without a valid cookie session. The pages check the token of their forms
+/// with [`csrf_matches`], as the API checks the header.
+pub async fn cookie_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<(Principal, String)>, ApiError> {
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let token = cookie.value().to_string();
+    Ok(match state.accounts.session(&token).await? {
+        Some((user, SessionKind::Cookie, Some(csrf))) => Some((Principal { user, token }, csrf)),
+        _ => None,
+    })
+}
+
 /// The authenticated user of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -536,7 +570,7 @@ impl FromRequest for Principal {
                 !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
             if from_cookie && unsafe_method {
                 let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-                if sent.is_none() || sent != csrf.as_deref() {
+                if !csrf_matches(csrf.as_deref(), sent) {
                     tracing::warn!(user = ?user.username, "refused: missing or wrong CSRF token");
                     return Err(ApiError::Forbidden(format!(
                         "a cookie session must send its CSRF token in the {CSRF_HEADER} header"

@@ -137,6 +137,7 @@ pub async fn serve(settings: &crate::engine::Settings, listen: &str) -> anyhow::
     println!(
         "subsidy API listening on {url}  (Swagger UI: {url}/swagger-ui/, spec: {url}/openapi.json)"
     );
+    println!("pages: {url}/  (log in with a demo account)");
     if !boot.accounts_created.is_empty() {
         println!("demo accounts (password '{DEMO_PASSWORD}' — demo data only, change it before real use):");
         for (name, role, grants) in DEMO_ACCOUNTS {

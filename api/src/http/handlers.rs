@@ -55,7 +55,18 @@ pub async fn login(
     state: web::Data<AppState>,
     body: StrictJson<LoginBody>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
+    let (mut response, result) = log_in(&req, &state, body.into_inner()).await?;
+    Ok(response.json(result))
+}
+
+/// The log-in of `POST /auth/login` (also the log-in page's, always with `cookie: true`):
+/// rate limit, password check, session; answers a response builder carrying the session
+/// cookies (for a cookie session) and the result to send.
+pub(crate) async fn log_in(
+    req: &HttpRequest,
+    state: &AppState,
+    body: LoginBody,
+) -> Result<(actix_web::HttpResponseBuilder, LoginResult)> {
     let ip = req.peer_addr().map(|a| a.ip());
     if let Err(retry_after) = state.limiter.check(&body.username, ip) {
         tracing::warn!(username = ?body.username, ?ip, "log-in rate limit reached");
@@ -119,7 +130,7 @@ pub async fn login(
             user,
         }
     };
-    Ok(response.json(result))
+    Ok((response, result))
 }
 
 /// End the current session.
@@ -141,8 +152,16 @@ pub async fn me(principal: Principal) -> HttpResponse {
 #[utoipa::path(get, path = "/users", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, body = Vec<super::auth::User>), (status = 403, body = Problem)))]
 pub async fn list_users(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(users_of(&state, &principal).await?))
+}
+
+/// Every account, for an admin (the API's list and the accounts page).
+pub(crate) async fn users_of(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<super::auth::User>> {
     principal.require_role(&[Role::Admin], "manage accounts")?;
-    Ok(HttpResponse::Ok().json(state.accounts.list_users().await?))
+    Ok(state.accounts.list_users().await?)
 }
 
 /// Create an account (admin).
@@ -299,11 +318,23 @@ pub async fn list_projects(
     principal: Principal,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
+    let (page, position) = list_page(&state, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", position.to_string()))
+        .json(page))
+}
+
+/// The project list of `GET /projects` (also the pages' list): checks the role, parses the
+/// filters and reads the persisted list; returns the page and the position it is complete to.
+pub(crate) async fn list_page(
+    state: &AppState,
+    principal: &Principal,
+    query: ListQuery,
+) -> Result<(ProjectPage, i64)> {
     principal.require_role(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read projects",
     )?;
-    let query = query.into_inner();
     let scope = scope_param(query.jurisdiction.as_deref())?;
     let stage = query
         .stage
@@ -323,7 +354,7 @@ pub async fn list_projects(
         None => None,
         Some(_) => {
             let (slot, _) = read_at(
-                &state,
+                state,
                 projections::deadlines::DEADLINES,
                 "the deadlines",
                 query.min_position,
@@ -356,7 +387,7 @@ pub async fn list_projects(
         })?,
     };
     let (slot, position) = read_at(
-        &state,
+        state,
         projections::PROJECTS,
         "the project list",
         query.min_position,
@@ -378,14 +409,15 @@ pub async fn list_projects(
         .await
         .map_err(projection_error)?;
     let items = rows.into_iter().map(ProjectListItem::from).collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Projection-Position", position.to_string()))
-        .json(ProjectPage {
+    Ok((
+        ProjectPage {
             total: total as usize,
             limit: limit as usize,
             offset: offset as usize,
             items,
-        }))
+        },
+        position,
+    ))
 }
 
 /// `GET /rollup` parameters.
@@ -410,11 +442,23 @@ pub async fn rollup(
     principal: Principal,
     query: web::Query<RollupQuery>,
 ) -> Result<HttpResponse> {
+    let (view, reached) = rollup_view(&state, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", reached.to_string()))
+        .json(view))
+}
+
+/// The roll-up of `GET /rollup` (also the dashboard's): role and scope checked; returns the
+/// view and the position the read model had reached.
+pub(crate) async fn rollup_view(
+    state: &AppState,
+    principal: &Principal,
+    query: RollupQuery,
+) -> Result<(RollupView, i64)> {
     principal.require_role(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read roll-ups",
     )?;
-    let query = query.into_inner();
     let scope = match scope_param(query.jurisdiction.as_deref())? {
         Some(code) => code,
         None => principal
@@ -433,7 +477,7 @@ pub async fn rollup(
         return Err(bad_query("as_of_position must be 0 or more".into()));
     }
     let (slot, reached) = read_at(
-        &state,
+        state,
         projections::PROJECTS,
         "the roll-up",
         query.min_position,
@@ -443,9 +487,7 @@ pub async fn rollup(
     let rollup = projections::projects::rollup(state.projections.reader(), &slot, &scope, position)
         .await
         .map_err(projection_error)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Projection-Position", reached.to_string()))
-        .json(RollupView::from(rollup)))
+    Ok((RollupView::from(rollup), reached))
 }
 
 /// `GET /reminders` parameters.
@@ -473,11 +515,19 @@ pub async fn reminder_log(
     principal: Principal,
     query: web::Query<ReminderLogQuery>,
 ) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(reminder_page(&state, &principal, query.into_inner()).await?))
+}
+
+/// The reminder log of `GET /reminders` (also the pages'), role checked.
+pub(crate) async fn reminder_page(
+    state: &AppState,
+    principal: &Principal,
+    query: ReminderLogQuery,
+) -> Result<ReminderLogPage> {
     principal.require_role(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read the reminder log",
     )?;
-    let query = query.into_inner();
     let scope = scope_param(query.jurisdiction.as_deref())?;
     if let Some(status) = &query.status {
         if !["pending", "sent", "failed"].contains(&status.as_str()) {
@@ -507,12 +557,12 @@ pub async fn reminder_log(
     )
     .await
     .map_err(projection_error)?;
-    Ok(HttpResponse::Ok().json(ReminderLogPage {
+    Ok(ReminderLogPage {
         total,
         limit,
         offset,
         items: entries.into_iter().map(Into::into).collect(),
-    }))
+    })
 }
 
 /// `GET /projects/{id}/ledger` parameters.
@@ -536,40 +586,47 @@ pub async fn project_ledger(
     path: web::Path<String>,
     query: web::Query<LedgerQuery>,
 ) -> Result<HttpResponse> {
+    let (items, reached) = ledger_items(&state, &principal, &path, query.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Projection-Position", reached.to_string()))
+        .json(items))
+}
+
+/// A project's ledger as `GET /projects/{id}/ledger` gives it (also the project page's): role
+/// and scope checked (404 outside); with the position the read model had reached.
+pub(crate) async fn ledger_items(
+    state: &AppState,
+    principal: &Principal,
+    path: &str,
+    query: LedgerQuery,
+) -> Result<(Vec<LedgerItem>, i64)> {
     principal.require_role(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read projects",
     )?;
     let (slot, reached) = read_at(
-        &state,
+        state,
         projections::PROJECTS,
         "the ledger",
         query.min_position,
     )
     .await?;
-    let not_found = || ApiError::NotFound(format!("no project '{}'", path.as_str()));
-    let (summary, _) = projections::projects::get(state.projections.reader(), &slot, &path)
+    let not_found = || ApiError::NotFound(format!("no project '{}'", path));
+    let (summary, _) = projections::projects::get(state.projections.reader(), &slot, path)
         .await
         .map_err(projection_error)?
         .ok_or_else(not_found)?;
     let inside =
         JurisdictionCode::parse(&summary.jurisdiction).is_ok_and(|j| principal.user.covers(&j));
     if !inside {
-        tracing::warn!(user = ?principal.user.username, project = ?path.as_str(), "refused: ledger outside the user's jurisdictions");
+        tracing::warn!(user = ?principal.user.username, project = ?path, "refused: ledger outside the user's jurisdictions");
         return Err(not_found());
     }
     let position = query.as_of_position.unwrap_or(i64::MAX);
-    let entries = projections::projects::ledger(state.projections.reader(), &slot, &path, position)
+    let entries = projections::projects::ledger(state.projections.reader(), &slot, path, position)
         .await
         .map_err(projection_error)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Projection-Position", reached.to_string()))
-        .json(
-            entries
-                .into_iter()
-                .map(LedgerItem::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok((entries.into_iter().map(LedgerItem::from).collect(), reached))
 }
 
 /// Waits until the read model `name` has applied `min_position` (read-your-writes) and returns
@@ -667,17 +724,28 @@ pub async fn show_project(
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse> {
+    let (project, version) = project_state(&state, &principal, &path, query.as_of).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(ProjectView::new(&path, version, &project)))
+}
+
+/// A project's state now (from the caught-up list) or as of a moment, as `GET /projects/{id}`
+/// reads it (also the project page): role and scope checked, 404 outside.
+pub(crate) async fn project_state(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<(SubsidyProject, usize)> {
     principal.require_role(
         &[Role::Officer, Role::Supervisor, Role::Auditor],
         "read projects",
     )?;
-    let (project, version) = match query.as_of {
-        Some(_) => load_in_scope(&state, &principal, &path, query.as_of).await?,
-        None => current_in_scope(&state, &principal, &path).await?,
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{version}\"")))
-        .json(ProjectView::new(&path, version, &project)))
+    match as_of {
+        Some(_) => load_in_scope(state, principal, id, as_of).await,
+        None => current_in_scope(state, principal, id).await,
+    }
 }
 
 /// A project's current state from its row in the persisted project list, once the list has
@@ -742,17 +810,28 @@ pub async fn project_history(
     path: web::Path<String>,
     query: web::Query<AsOfQuery>,
 ) -> Result<HttpResponse> {
+    let (history, version) = history_of(&state, &principal, &path, query.as_of).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(history))
+}
+
+/// A project's history as `GET /projects/{id}/history` gives it (also the project page's
+/// timeline), with the project's current version.
+pub(crate) async fn history_of(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<(projections::history::History, usize)> {
     let (_, version, mut events) =
-        read_events_in_scope(&state, &principal, &path, "read histories").await?;
-    if let Some(at) = query.as_of {
+        read_events_in_scope(state, principal, id, "read histories").await?;
+    if let Some(at) = as_of {
         // The same rule as the store's load_as_of: stop at the first event recorded later.
         let keep = events.iter().take_while(|e| e.recorded_at <= at).count();
         events.truncate(keep);
     }
-    let history = projections::history::history(&path, &events)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{version}\"")))
-        .json(history))
+    Ok((projections::history::history(id, &events)?, version))
 }
 
 /// `?at=` on the deadlines of a project.
@@ -774,8 +853,22 @@ pub async fn project_deadlines(
     path: web::Path<String>,
     query: web::Query<DeadlinesAtQuery>,
 ) -> Result<HttpResponse> {
+    let (deadlines, version) = deadlines_of(&state, &principal, &path, query.at).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{version}\"")))
+        .json(deadlines))
+}
+
+/// A project's deadlines on a day (default today, Asia/Shanghai) as
+/// `GET /projects/{id}/deadlines` gives them (also the project page's), with its version.
+pub(crate) async fn deadlines_of(
+    state: &AppState,
+    principal: &Principal,
+    path: &str,
+    at: Option<chrono::NaiveDate>,
+) -> Result<(projections::deadlines::ProjectDeadlines, usize)> {
     let (project, version, stored) =
-        read_events_in_scope(&state, &principal, &path, "read projects").await?;
+        read_events_in_scope(state, principal, path, "read projects").await?;
     let programme = state
         .engine
         .programmes()
@@ -783,46 +876,45 @@ pub async fn project_deadlines(
         .ok_or_else(|| {
             ApiError::Internal(format!(
                 "programme {}@v{} of project {} is not loaded",
-                project.programme_id,
-                project.programme_version,
-                path.as_str()
+                project.programme_id, project.programme_version, path
             ))
         })?;
     let events = stored
         .iter()
         .map(projections::decode)
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let today = query
-        .at
-        .unwrap_or_else(|| crate::reminders::shanghai_today(Utc::now()));
+    let today = at.unwrap_or_else(|| crate::reminders::shanghai_today(Utc::now()));
     let deadlines = projections::deadlines::deadlines_for(
-        &path,
+        path,
         &events,
         &programme,
         state.engine.services.calendar,
         today,
     );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{version}\"")))
-        .json(deadlines))
+    Ok((deadlines, version))
 }
 
 // ---------------------------------------------------------------------------------- commands
 
 /// Who may send a command: officers do the bureau's work, supervisors decide.
 pub fn allowed_roles(command: &ProjectCommand) -> &'static [Role] {
-    use ProjectCommand as C;
-    match command {
-        C::ReviewPlan { .. }
-        | C::RecordInspection { .. }
-        | C::EvaluatePerformance { .. }
-        | C::ApproveFunds { .. }
-        | C::OrderClawback { .. }
-        | C::SuspendProject { .. }
-        | C::ResumeProject { .. }
-        | C::TerminateProject { .. }
-        | C::CloseProject { .. }
-        | C::ExtendDeadline { .. } => &[Role::Supervisor],
+    roles_for(command.kind())
+}
+
+/// [`allowed_roles`] by command kind (the pages offer a step's form only to these roles).
+pub fn roles_for(kind: domain::stage::CommandKind) -> &'static [Role] {
+    use domain::stage::CommandKind as C;
+    match kind {
+        C::ReviewPlan
+        | C::RecordInspection
+        | C::EvaluatePerformance
+        | C::ApproveFunds
+        | C::OrderClawback
+        | C::SuspendProject
+        | C::ResumeProject
+        | C::TerminateProject
+        | C::CloseProject
+        | C::ExtendDeadline => &[Role::Supervisor],
         _ => &[Role::Officer],
     }
 }
@@ -915,6 +1007,23 @@ async fn run_command(
     evidence: Vec<Evidence>,
     command: ProjectCommand,
 ) -> Result<HttpResponse> {
+    command_outcome(req, state, principal, project_id, evidence, command)
+        .await
+        .map(|(outcome, replayed)| outcome.into_response(replayed))
+}
+
+/// [`run_command`]'s work, answering the [`Outcome`] (and whether it is an idempotent replay)
+/// instead of the HTTP response: the pages' forms send their commands through it, so they get
+/// exactly the API's checks, refusals and effects. Role refusals, scope (404) and server
+/// failures are `Err`; a refused command is an `Ok` outcome with its problem document.
+pub(crate) async fn command_outcome(
+    req: &HttpRequest,
+    state: &AppState,
+    principal: &Principal,
+    project_id: Option<&str>,
+    evidence: Vec<Evidence>,
+    command: ProjectCommand,
+) -> Result<(Outcome, bool)> {
     let action = format!("send {:?}", command.kind());
     principal.require_role(allowed_roles(&command), &action)?;
     // The project acted on and its version now (a registration draws its id here, so that an
@@ -963,7 +1072,7 @@ async fn run_command(
             .await?
             {
                 Claim::Claimed(lease) => Some((request, lease)),
-                Claim::Replay(outcome) => return Ok(outcome.into_response(true)),
+                Claim::Replay(outcome) => return Ok((outcome, true)),
             }
         }
         None => None,
@@ -1000,7 +1109,7 @@ async fn run_command(
     if let Some((request, lease)) = &claim {
         idempotency::complete(&state.db, request, lease, &outcome).await?;
     }
-    Ok(outcome.into_response(false))
+    Ok((outcome, false))
 }
 
 async fn execute(

@@ -471,6 +471,7 @@ impl Application {
                     }
                 })
                 .configure(routes)
+                .configure(crate::web::routes)
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", spec.clone()))
                 .default_service(web::to(no_route))
         })

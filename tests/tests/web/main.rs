@@ -1,0 +1,896 @@
+//! The web pages in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
+//! installed by `scripts/test.sh`), driven over WebDriver with fantoccini, against the real
+//! server over the demo data set on a fresh SQLite store, exactly as `subsidy serve` starts on
+//! an empty data directory.
+//!
+//! Screenshots (both languages, 1280 and 390 pixels wide, full page) land in
+//! `target/test-output/screenshots/`; every page visited is checked for browser console errors
+//! (a CSP violation is one).
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use api::http::auth::{Accounts, Role};
+use api::http::{Application, CancellationToken, HttpSettings};
+use api::Engine;
+use domain::JurisdictionCode;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use workflows::programme::ProgrammeRegistry;
+
+const DEMO_PASSWORD: &str = api::http::bootstrap::DEMO_PASSWORD;
+/// An officer of another county (淄川区, 370302), created by the test.
+const OTHER_OFFICER: &str = "officer.zichuan";
+
+struct Server {
+    base: String,
+    engine: Engine,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// `subsidy serve` on a fresh data directory: demo accounts and demo data, then the server.
+async fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("subsidy.db").display()
+    );
+    let store = store::Store::connect(&url).await.expect("open the store");
+    let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
+    api::http::bootstrap::first_start(&engine)
+        .await
+        .expect("load the demo data");
+    Accounts::new(&engine.store)
+        .create_user(
+            OTHER_OFFICER,
+            DEMO_PASSWORD,
+            Role::Officer,
+            &[JurisdictionCode::parse("370302").unwrap()],
+        )
+        .await
+        .expect("create the other county's officer");
+    let settings = HttpSettings {
+        listen: "127.0.0.1:0".into(),
+        workers: Some(2),
+        ..Default::default()
+    };
+    let app = Application::build(engine.clone(), &settings)
+        .await
+        .expect("start the server");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = app.shutdown_token();
+    tokio::spawn(app.run_until_stopped());
+    Server {
+        base,
+        engine,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+/// chromedriver on a free 127.0.0.1 port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver leads its own process group: ending the group also ends a Chromium
+        // left open by a test that failed before closing its session.
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let mut child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("chromedriver is required for the page tests (apt-get install chromium chromium-driver; scripts/test.sh does it): {binary}: {e}")
+        });
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Driver { child, url };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("chromedriver did not listen on port {port} within 10 s");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": binary,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                     "--disable-background-networking", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--lang=zh-CN"],
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("open a Chromium session")
+}
+
+/// The browser console since the last call (chromedriver's log endpoint).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// Fails on any console error or warning (a CSP violation is logged as an error).
+async fn assert_clean_console(c: &Client, page: &str) {
+    let log = c.issue_cmd(BrowserLog).await.expect("read the browser log");
+    let bad: Vec<&Value> = log
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| matches!(e["level"].as_str(), Some("SEVERE") | Some("WARNING")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(bad.is_empty(), "console errors on {page}: {bad:#?}");
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("test-output/screenshots");
+    std::fs::create_dir_all(&dir).expect("create the screenshot folder");
+    dir
+}
+
+/// A full-page PNG of the current page at `width` pixels (the window is made as tall as the
+/// page), saved as `name-width.png`.
+async fn shot(c: &Client, name: &str, width: u32) {
+    c.set_window_size(width, 900).await.expect("resize");
+    let height = c
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .expect("page height")
+        .as_u64()
+        .unwrap_or(900)
+        .clamp(600, 8000) as u32;
+    c.set_window_size(width, height + 120)
+        .await
+        .expect("resize");
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshot_dir().join(format!("{name}-{width}.png")), png).expect("save");
+    c.set_window_size(1280, 900).await.expect("resize back");
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+        .text()
+        .await
+        .expect("element text")
+}
+
+async fn html_lang(c: &Client) -> String {
+    c.execute("return document.documentElement.lang;", vec![])
+        .await
+        .expect("lang")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn log_in(c: &Client, base: &str, user: &str) {
+    c.goto(&format!("{base}/ui/login"))
+        .await
+        .expect("open the log-in page");
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("who"))
+        .await
+        .unwrap_or_else(|e| panic!("{user} did not get in: {e}"));
+    assert!(
+        text(c, "#who").await.contains(user),
+        "the header names {user}"
+    );
+}
+
+async fn log_out(c: &Client) {
+    c.find(Locator::Css("#who button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("login-form"))
+        .await
+        .expect("back at the log-in page");
+}
+
+/// The status code of a page as the server answers it (the browser does not expose it).
+async fn status_of(server: &Server, c: &Client, path: &str) -> u16 {
+    let cookie = c
+        .get_named_cookie("subsidy_session")
+        .await
+        .expect("session cookie");
+    reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .header("Cookie", format!("subsidy_session={}", cookie.value()))
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+/// The dashboard's count of overdue checkpoints (0 when it shows none).
+async fn overdue_total(c: &Client) -> usize {
+    match c.find(Locator::Id("overdue-total")).await {
+        Ok(e) => e.text().await.unwrap().parse().expect("a count"),
+        Err(_) => 0,
+    }
+}
+
+/// A project of the demo county in construction (it takes progress reports).
+async fn construction_project(server: &Server) -> String {
+    project_in(server, "construction").await
+}
+
+/// A project of the demo county in `stage`, not suspended.
+async fn project_in(server: &Server, stage: &str) -> String {
+    let list = reqwest::Client::new();
+    let token: Value = list
+        .post(format!("{}/auth/login", server.base))
+        .json(&json!({"username": "officer.yiyuan", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Value = list
+        .get(format!(
+            "{}/projects?jurisdiction=370323&stage={stage}&sort=name",
+            server.base
+        ))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["suspended"] == false))
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("the demo county has a project in {stage}, not suspended"))
+        .to_string()
+}
+
+async fn project_version(server: &Server, id: &str) -> usize {
+    server.engine.load(id).await.expect("load the project").1
+}
+
+/// Fills every box of the generated form with a plausible value (numbers 3, dates today,
+/// text, the first real option) — whatever the programme's schema asked for.
+async fn fill_generated_form(c: &Client, today: &str) {
+    let script = r#"
+        const today = arguments[0];
+        for (const el of document.querySelectorAll('#step-form input, #step-form select')) {
+          if (el.type === 'hidden' || el.type === 'submit' || !el.name.startsWith('/form')) continue;
+          if (el.tagName === 'SELECT') { if (el.options.length > 1) el.selectedIndex = 1; continue; }
+          if (el.type === 'checkbox') { el.checked = true; continue; }
+          if (el.type === 'date') { el.value = today; continue; }
+          if (el.inputMode === 'numeric' || el.inputMode === 'decimal') { el.value = '3'; continue; }
+          el.value = '浏览器测试填写';
+        }
+        document.getElementById('f-period').value = '2026-12';
+        return true;"#;
+    c.execute(script, vec![json!(today)])
+        .await
+        .expect("fill the form");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_in_a_real_browser() {
+    let server = start_server().await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let base = server.base.clone();
+    let today = api::reminders::shanghai_today(chrono::Utc::now()).to_string();
+
+    // Not logged in: every page leads to the log-in page; `/` leads to the pages.
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("login-form"))
+        .await
+        .expect("the log-in page");
+    assert_eq!(html_lang(&c).await, "zh-CN", "Chinese by default");
+    shot(&c, "login-zh", 1280).await;
+    shot(&c, "login-zh", 390).await;
+
+    // A wrong password: an error on the page, still logged out.
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("officer.yiyuan")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("wrong-password")
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let failure = text(&c, "#login-error").await;
+    assert!(failure.contains("用户名或密码错误"), "{failure}");
+    // The console check sees what the browser logs: the refused log-in's 401 is there.
+    let log = c.issue_cmd(BrowserLog).await.expect("read the browser log");
+    assert!(
+        log.to_string().contains("401"),
+        "the browser log is read (it holds the refused log-in's 401): {log}"
+    );
+
+    // The county officer: the dashboard of 370323.
+    log_in(&c, &base, "officer.yiyuan").await;
+    assert_clean_console(&c, "dashboard").await;
+    assert_eq!(text(&c, "#scope").await, "370323");
+    let who = text(&c, "#who").await;
+    assert!(who.contains("经办人员") && who.contains("370323"), "{who}");
+    let total: i64 = text(&c, "#total-projects").await.parse().unwrap();
+    assert!(total > 0, "the demo county has projects");
+    let timing = c
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0];\
+             return [n.responseStart - n.requestStart, n.loadEventEnd - n.startTime];",
+            vec![],
+        )
+        .await
+        .expect("navigation timing");
+    eprintln!(
+        "dashboard of 370323 ({total} projects): server {} ms (request → first byte), browser load {} ms",
+        timing[0], timing[1]
+    );
+    shot(&c, "dashboard-zh", 1280).await;
+    shot(&c, "dashboard-zh", 390).await;
+
+    // The language switch, kept across pages.
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("scope")).await.unwrap();
+    assert_eq!(html_lang(&c).await, "en");
+    assert!(text(&c, "h1").await.contains("Dashboard"));
+    assert!(text(&c, "#who").await.contains("Officer"));
+    shot(&c, "dashboard-en", 1280).await;
+    shot(&c, "dashboard-en", 390).await;
+    c.goto(&format!("{base}/ui/projects")).await.unwrap();
+    assert_eq!(html_lang(&c).await, "en", "the choice is kept");
+    shot(&c, "projects-en", 1280).await;
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("project-list"))
+        .await
+        .unwrap();
+    assert_eq!(html_lang(&c).await, "zh-CN");
+    shot(&c, "projects-zh", 1280).await;
+    shot(&c, "projects-zh", 390).await;
+    assert_clean_console(&c, "project list").await;
+
+    // A project in construction: its page, then the generated progress-report form.
+    let id = construction_project(&server).await;
+    c.goto(&format!("{base}/ui/")).await.unwrap();
+    let overdue_before = overdue_total(&c).await;
+    c.goto(&format!("{base}/ui/projects/{id}")).await.unwrap();
+    assert!(text(&c, "#stage").await.starts_with("建设实施"));
+    assert!(!text(&c, "#timeline").await.is_empty(), "a timeline");
+    assert!(
+        text(&c, "#timeline").await.contains("officer.yiyuan"),
+        "with actors"
+    );
+    assert_clean_console(&c, "project page").await;
+    shot(&c, "project-zh", 1280).await;
+    shot(&c, "project-zh", 390).await;
+    let version_before = project_version(&server, &id).await;
+    c.find(Locator::Css("a[href$='/steps/report']"))
+        .await
+        .expect("the officer is offered the progress report")
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("step-form"))
+        .await
+        .unwrap();
+    assert_clean_console(&c, "report form").await;
+
+    // A wrong figure: the error beside its field, in Chinese, and nothing stored.
+    fill_generated_form(&c, &today).await;
+    let first_integer = c
+        .execute(
+            "const el = document.querySelector('#step-form input[inputmode=numeric]');\
+             el.value = '-1'; return el.id;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .expect("the report form has an integer box")
+        .to_string();
+    c.find(Locator::Id("step-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("form-failed"))
+        .await
+        .expect("the form is refused");
+    let beside = text(&c, &format!("#{first_integer}-error")).await;
+    assert_eq!(beside, "不得小于 0", "the error beside the field");
+    let field = c.find(Locator::Id(&first_integer)).await.unwrap();
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some("-1"),
+        "what was typed stays"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        version_before,
+        "a refused form stores nothing"
+    );
+    shot(&c, "form-error-zh", 1280).await;
+    shot(&c, "form-error-zh", 390).await;
+    let _ = c.issue_cmd(BrowserLog).await; // the 422 answer is expected
+
+    // Corrected: stored, back on the project page with the new report.
+    c.execute(
+        &format!("document.getElementById('{first_integer}').value = '3'; return true;"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("step-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("reports"))
+        .await
+        .expect("back on the project page");
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("min_position="));
+    assert!(
+        text(&c, "#reports").await.contains("2026-12"),
+        "the new report shows"
+    );
+    assert_eq!(project_version(&server, &id).await, version_before + 1);
+    assert!(text(&c, "#timeline").await.contains("officer.yiyuan"));
+    assert_clean_console(&c, "project page after the report").await;
+
+    // The same pages in English.
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("reports")).await.unwrap();
+    assert_eq!(html_lang(&c).await, "en");
+    assert_eq!(text(&c, "#stage").await, "Construction");
+    shot(&c, "project-en", 1280).await;
+    shot(&c, "project-en", 390).await;
+    c.goto(&format!("{base}/ui/projects/{id}/steps/report"))
+        .await
+        .unwrap();
+    assert!(text(&c, "h1").await.contains("progress report"));
+    shot(&c, "form-en", 1280).await;
+    shot(&c, "form-en", 390).await;
+    assert_clean_console(&c, "English pages").await;
+    c.find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("step-form"))
+        .await
+        .unwrap();
+    assert_eq!(html_lang(&c).await, "zh-CN");
+
+    // The dashboard: the report meets the project's open report slots.
+    c.goto(&format!("{base}/ui/")).await.unwrap();
+    let overdue_after = overdue_total(&c).await;
+    assert!(
+        overdue_after < overdue_before,
+        "the report meets the project's overdue report slots (late): the dashboard's overdue \
+         count goes from {overdue_before} to {overdue_after}"
+    );
+
+    // "As of" the registration day: the state then, no forms.
+    c.goto(&format!("{base}/ui/projects/{id}?as_of=2000-01-01"))
+        .await
+        .unwrap();
+    let missing = c.find(Locator::Id("error-detail")).await;
+    assert!(
+        missing.is_ok(),
+        "before its registration the project did not exist"
+    );
+    c.goto(&format!("{base}/ui/projects/{id}?as_of={today}"))
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Id("actions")).await.is_err(),
+        "no forms in an as-of view"
+    );
+    assert!(text(&c, "#as-of-note").await.contains(&today));
+    log_out(&c).await;
+
+    // An officer of another county: the project page is a 404.
+    log_in(&c, &base, OTHER_OFFICER).await;
+    assert_eq!(
+        status_of(&server, &c, &format!("/ui/projects/{id}")).await,
+        404
+    );
+    c.goto(&format!("{base}/ui/projects/{id}")).await.unwrap();
+    assert!(text(&c, "h1").await.contains("未找到"));
+    assert_eq!(
+        status_of(&server, &c, &format!("/ui/projects/{id}/steps/report")).await,
+        404,
+        "nor its form"
+    );
+    let _ = c.issue_cmd(BrowserLog).await; // the 404 is the point
+    log_out(&c).await;
+
+    // The auditor: reads the project, is offered no step, and cannot open a form.
+    log_in(&c, &base, "auditor.province").await;
+    c.goto(&format!("{base}/ui/projects/{id}")).await.unwrap();
+    assert_eq!(text(&c, "#stage").await, "建设实施");
+    assert!(
+        c.find_all(Locator::Css("#actions a"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no forms"
+    );
+    assert!(c
+        .find_all(Locator::Css("form[method=post]:not(.inline)"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        status_of(&server, &c, &format!("/ui/projects/{id}/steps/report")).await,
+        403
+    );
+    assert_clean_console(&c, "auditor's project page").await;
+    c.goto(&format!("{base}/ui/reminders")).await.unwrap();
+    assert_clean_console(&c, "reminder log").await;
+    shot(&c, "reminders-zh", 1280).await;
+    c.goto(&format!("{base}/ui/?j=370300")).await.unwrap();
+    assert_eq!(text(&c, "#scope").await, "370300", "drill-down to a city");
+    log_out(&c).await;
+
+    // The admin: the accounts page.
+    log_in(&c, &base, "admin").await;
+    c.wait()
+        .for_element(Locator::Id("accounts"))
+        .await
+        .expect("the admin lands on accounts");
+    assert!(text(&c, "#accounts").await.contains("officer.yiyuan"));
+    assert_clean_console(&c, "accounts").await;
+    shot(&c, "accounts-zh", 1280).await;
+
+    c.close().await.expect("close the browser");
+}
+
+/// The pages' headers: the CSP forbids inline scripts and styles and framing; no page is cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_the_security_headers_and_check_csrf() {
+    let server = start_server().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/ui/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let h = login.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let page = login.text().await.unwrap();
+    assert!(
+        !page.contains("<script") && !page.contains("style="),
+        "no inline script or style"
+    );
+
+    // Not logged in: a redirect to the log-in page.
+    let r = client
+        .get(format!("{}/ui/projects", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/ui/login"));
+    let css = client
+        .get(format!("{}/ui/static/app.css", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+
+    // Logged in through the form: a form post without the session's CSRF token is refused
+    // and stores nothing.
+    let r = client
+        .post(format!("{}/ui/login", server.base))
+        .form(&[
+            ("username", "officer.yiyuan"),
+            ("password", DEMO_PASSWORD),
+            ("next", "/ui/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r
+        .cookies()
+        .find(|c| c.name() == "subsidy_session")
+        .expect("a session cookie")
+        .value()
+        .to_string();
+    let id = construction_project(&server).await;
+    let before = project_version(&server, &id).await;
+    let r = client
+        .post(format!("{}/ui/projects/{id}/steps/report", server.base))
+        .header("Cookie", format!("subsidy_session={session}"))
+        .form(&[
+            ("csrf_token", "not-the-token"),
+            ("period", "2026-12"),
+            ("date", "2026-12-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        project_version(&server, &id).await,
+        before,
+        "nothing stored"
+    );
+
+    // A step whose form is the API's own request body (drawn from its OpenAPI schema): a wrong
+    // value is refused beside its field by the same checks as the API, then a right one lands.
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
+    let cookie = format!("subsidy_session={session}");
+    let page = client
+        .get(format!("{}/ui/projects/{id}/steps/official", server.base))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let form = page.text().await.unwrap();
+    for field in [
+        "name=\"/role\"",
+        "name=\"/official/name\"",
+        "name=\"/official/email\"",
+    ] {
+        assert!(form.contains(field), "the generated form has {field}");
+    }
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        client
+            .post(format!("{}/ui/projects/{id}/steps/official", server.base))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let refused = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "not-an-address"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("class=\"error general-error\"") && text.contains("not-an-address"),
+        "a refusal without a field pointer is shown above the form: {text}"
+    );
+    let refused = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王\n示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "wang.demo@example.org"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-official-name-error\""),
+        "the error is drawn beside the name box: {text}"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before,
+        "nothing stored"
+    );
+    let missing = post(vec![("/role", "liaison")]).await.unwrap();
+    assert_eq!(missing.status(), 422);
+    assert!(
+        missing.text().await.unwrap().contains("必填项"),
+        "a missing field is named"
+    );
+    let stored = post(vec![
+        ("/role", "liaison"),
+        ("/official/name", "王示例"),
+        ("/official/post", "科员"),
+        ("/official/email", "wang.demo@example.org"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(stored.status(), 303);
+    assert!(stored.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&format!("/ui/projects/{id}?min_position=")));
+    assert_eq!(project_version(&server, &id).await, before + 1);
+
+    // The supervisor's plan review: the API's `oneOf` body (approve / return) as one form.
+    let (session, csrf) = form_login(&client, &server, "supervisor.zibo").await;
+    let cookie = format!("subsidy_session={session}");
+    let submitted = project_in(&server, "plan_submitted").await;
+    let before = project_version(&server, &submitted).await;
+    let review = |fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        client
+            .post(format!(
+                "{}/ui/projects/{submitted}/steps/review",
+                server.base
+            ))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let missing = review(vec![("/decision/decision", "return")])
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 422, "no review date, no reasons");
+    assert_eq!(project_version(&server, &submitted).await, before);
+    let returned = review(vec![
+        ("/reviewed_on", "2026-12-01"),
+        ("/decision/decision", "return"),
+        ("_rows/decision/reasons", "1"),
+        ("/decision/reasons/0", "选址材料不全"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(returned.status(), 303);
+    let (project, _) = server.engine.load(&submitted).await.unwrap();
+    assert_eq!(project.stage, domain::Stage::PlanReturned);
+}
+
+/// Logs in through the form: (session token, CSRF token).
+async fn form_login(client: &reqwest::Client, server: &Server, user: &str) -> (String, String) {
+    let r = client
+        .post(format!("{}/ui/login", server.base))
+        .form(&[
+            ("username", user),
+            ("password", DEMO_PASSWORD),
+            ("next", "/ui/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = |name: &str| {
+        r.cookies()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("a {name} cookie"))
+            .value()
+            .to_string()
+    };
+    (cookie("subsidy_session"), cookie("subsidy_csrf"))
+}
