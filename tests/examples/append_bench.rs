@@ -15,7 +15,8 @@
 //!   that has it; scripts/bench/peer.py), same writers, one event per command.
 //!
 //! Run: `cargo run --release -p tests --example append_bench -- [--smoke] [--seconds S]
-//! [--rounds R] [--writers 1,8,32] [--backends postgres,sqlite] [--peer PYTHON]` (PostgreSQL from
+//! [--rounds R] [--writers 1,8,32] [--backends postgres,sqlite] [--peer PYTHON]
+//! [--kinds baseline,store,http]` (PostgreSQL from
 //! `TEST_DATABASE_URL`; fresh databases are created and dropped). Prints a Markdown table.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,8 @@ struct Options {
     backends: Vec<String>,
     /// The Python that has the `eventsourcing` library (the peer, PostgreSQL only).
     peer: Option<String>,
+    /// Which columns to measure (all by default; e.g. `http` alone under a profiler).
+    kinds: Vec<String>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -47,6 +50,7 @@ fn options() -> anyhow::Result<Options> {
         writers: vec![1, 8, 32],
         backends: vec!["postgres".into(), "sqlite".into()],
         peer: None,
+        kinds: vec!["baseline".into(), "store".into(), "http".into()],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -70,6 +74,7 @@ fn options() -> anyhow::Result<Options> {
             }
             "--backends" => o.backends = value()?.split(',').map(String::from).collect(),
             "--peer" => o.peer = Some(value()?),
+            "--kinds" => o.kinds = value()?.split(',').map(String::from).collect(),
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -533,51 +538,72 @@ fn rate(s: &Summary) -> String {
     format!("{:.0} ({:.0}–{:.0})", s.rate.1, s.rate.0, s.rate.2)
 }
 
+fn cell(s: &Option<Summary>, f: impl Fn(&Summary) -> String) -> String {
+    s.as_ref().map(f).unwrap_or_else(|| "—".into())
+}
+
+fn ratio(a: &Option<Summary>, b: &Option<Summary>, percent: bool) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if percent => format!("{:.0} %", 100.0 * a.rate.1 / b.rate.1),
+        (Some(a), Some(b)) => format!("{:.1}×", a.rate.1 / b.rate.1),
+        _ => "—".into(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
+    let wants = |kind: &str| o.kinds.iter().any(|k| k == kind);
     println!(
         "| backend | writers | baseline rows/s | peer events/s | store cmds/s | store p50 / p99 | store CPU/cmd | store ÷ baseline | store ÷ peer | HTTP cmds/s | HTTP p50 / p99 | HTTP CPU/cmd | HTTP ÷ baseline | HTTP ÷ peer |"
     );
     println!("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|");
     for backend in &o.backends {
         for &writers in &o.writers {
-            let baseline = repeat(o.rounds, || async {
-                if backend == "postgres" {
-                    pgbench(writers, o.seconds).await
-                } else {
-                    sqlite_loop(writers, o.seconds).await
-                }
-            })
-            .await?;
+            let baseline = if wants("baseline") {
+                Some(
+                    repeat(o.rounds, || async {
+                        if backend == "postgres" {
+                            pgbench(writers, o.seconds).await
+                        } else {
+                            sqlite_loop(writers, o.seconds).await
+                        }
+                    })
+                    .await?,
+                )
+            } else {
+                None
+            };
             let peer = match (&o.peer, backend.as_str()) {
                 (Some(python), "postgres") => {
                     Some(repeat(o.rounds, || peer(python, writers, o.seconds)).await?)
                 }
                 _ => None,
             };
-            let store = repeat(o.rounds, || through_store(backend, writers, o.seconds)).await?;
-            let http = repeat(o.rounds, || through_http(backend, writers, o.seconds)).await?;
-            let versus_peer = |s: &Summary| match &peer {
-                Some(p) => format!("{:.1}×", s.rate.1 / p.rate.1),
-                None => "—".into(),
+            let store = if wants("store") {
+                Some(repeat(o.rounds, || through_store(backend, writers, o.seconds)).await?)
+            } else {
+                None
+            };
+            let http = if wants("http") {
+                Some(repeat(o.rounds, || through_http(backend, writers, o.seconds)).await?)
+            } else {
+                None
             };
             println!(
-                "| {backend} | {writers} | {} | {} | {} | {} / {} | {} | {:.0} % | {} | {} | {} / {} | {} | {:.0} % | {} |",
-                rate(&baseline),
-                peer.as_ref().map(rate).unwrap_or_else(|| "—".into()),
-                rate(&store),
-                ms(store.p50),
-                ms(store.p99),
-                ms(store.cpu),
-                100.0 * store.rate.1 / baseline.rate.1,
-                versus_peer(&store),
-                rate(&http),
-                ms(http.p50),
-                ms(http.p99),
-                ms(http.cpu),
-                100.0 * http.rate.1 / baseline.rate.1,
-                versus_peer(&http),
+                "| {backend} | {writers} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&baseline, rate),
+                cell(&peer, rate),
+                cell(&store, rate),
+                cell(&store, |s| format!("{} / {}", ms(s.p50), ms(s.p99))),
+                cell(&store, |s| ms(s.cpu)),
+                ratio(&store, &baseline, true),
+                ratio(&store, &peer, false),
+                cell(&http, rate),
+                cell(&http, |s| format!("{} / {}", ms(s.p50), ms(s.p99))),
+                cell(&http, |s| ms(s.cpu)),
+                ratio(&http, &baseline, true),
+                ratio(&http, &peer, false),
             );
         }
     }
