@@ -50,6 +50,118 @@ fn split(n: usize) -> usize {
     k
 }
 
+/// A tree with every complete, aligned subtree hashed once, so that roots of any prefix and
+/// proofs cost O(log² n) hashes instead of O(n): `levels[k][i]` is the hash of leaves
+/// `i·2^k .. (i+1)·2^k`. The ranges RFC 6962's recursion visits are always such subtrees or
+/// split into one and a remainder.
+pub struct Tree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    pub fn new(leaves: &[Hash]) -> Tree {
+        let mut levels = vec![leaves.to_vec()];
+        while levels.last().is_some_and(|l| l.len() >= 2) {
+            let below = levels.last().expect("checked");
+            let above: Vec<Hash> = below
+                .chunks_exact(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
+            levels.push(above);
+        }
+        Tree { levels }
+    }
+
+    /// The number of leaves.
+    pub fn len(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    /// Whether there are no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// MTH of leaves `start..end`.
+    fn range_root(&self, start: usize, end: usize) -> Hash {
+        let n = end - start;
+        match n {
+            0 => empty_root(),
+            1 => self.levels[0][start],
+            _ if n.is_power_of_two() && start % n == 0 => {
+                self.levels[n.trailing_zeros() as usize][start / n]
+            }
+            _ => {
+                let k = split(n);
+                node_hash(
+                    &self.range_root(start, start + k),
+                    &self.range_root(start + k, end),
+                )
+            }
+        }
+    }
+
+    /// The root of the tree of the first `size` leaves (`size <= len`).
+    pub fn root(&self, size: usize) -> Hash {
+        self.range_root(0, size)
+    }
+
+    /// The audit path of leaf `index` in the tree of the first `size` leaves.
+    pub fn inclusion_proof(&self, index: usize, size: usize) -> Option<Vec<Hash>> {
+        if index >= size || size > self.len() {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.path(index, 0, size, &mut out);
+        Some(out)
+    }
+
+    fn path(&self, m: usize, start: usize, end: usize, out: &mut Vec<Hash>) {
+        let n = end - start;
+        if n <= 1 {
+            return;
+        }
+        let k = split(n);
+        if m < k {
+            self.path(m, start, start + k, out);
+            out.push(self.range_root(start + k, end));
+        } else {
+            self.path(m - k, start + k, end, out);
+            out.push(self.range_root(start, start + k));
+        }
+    }
+
+    /// The consistency proof from the first `old_size` leaves to the first `size` leaves.
+    pub fn consistency_proof(&self, old_size: usize, size: usize) -> Option<Vec<Hash>> {
+        if old_size > size || size > self.len() {
+            return None;
+        }
+        let mut out = Vec::new();
+        if old_size > 0 && old_size < size {
+            self.subproof(old_size, 0, size, true, &mut out);
+        }
+        Some(out)
+    }
+
+    fn subproof(&self, m: usize, start: usize, end: usize, complete: bool, out: &mut Vec<Hash>) {
+        let n = end - start;
+        if m == n {
+            if !complete {
+                out.push(self.range_root(start, end));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            self.subproof(m, start, start + k, complete, out);
+            out.push(self.range_root(start + k, end));
+        } else {
+            self.subproof(m - k, start + k, end, false, out);
+            out.push(self.range_root(start, start + k));
+        }
+    }
+}
+
 /// The Merkle Tree Hash (MTH) of the leaves whose hashes are given.
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
@@ -569,6 +681,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The cached tree gives the same roots and proofs as the plain recursion, for every
+    /// prefix size of a 70-leaf tree.
+    #[test]
+    fn the_cached_tree_agrees_with_the_recursion() {
+        let all = leaves(70);
+        let tree = Tree::new(&all);
+        for n in 0..=70usize {
+            assert_eq!(tree.root(n), root(&all[..n]), "root of {n}");
+            for i in 0..n {
+                assert_eq!(tree.inclusion_proof(i, n), inclusion_proof(i, &all[..n]));
+            }
+            for m in 0..=n {
+                assert_eq!(
+                    tree.consistency_proof(m, n),
+                    consistency_proof(m, &all[..n])
+                );
+            }
+        }
+        assert!(tree.inclusion_proof(0, 71).is_none());
     }
 
     #[test]

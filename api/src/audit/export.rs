@@ -281,8 +281,10 @@ pub async fn export(
     if let Some(last) = covering.last() {
         let leaves = digest::leaves(&db, last.tree_size).await?;
         let hashes: Vec<merkle::Hash> = leaves.iter().map(Leaf::hash).collect();
+        let tree = merkle::Tree::new(&hashes);
         for d in &covering {
-            let proof = merkle::consistency_proof(d.tree_size as usize, &hashes)
+            let proof = tree
+                .consistency_proof(d.tree_size as usize, hashes.len())
                 .ok_or_else(|| anyhow::anyhow!("digest #{} is larger than a later one", d.id))?;
             digests.push(DigestEntry {
                 digest: d.clone(),
@@ -295,7 +297,8 @@ pub async fn export(
         }
         for project in seen.keys() {
             if let Some(leaf) = last_leaf.get(project.as_str()) {
-                let proof = merkle::inclusion_proof(leaf.index as usize, &hashes)
+                let proof = tree
+                    .inclusion_proof(leaf.index as usize, hashes.len())
                     .expect("the leaf is in the tree");
                 inclusion.push(InclusionEntry {
                     digest_id: last.id,
