@@ -1245,7 +1245,17 @@ struct StepPage {
     evidence_error: Option<String>,
     general_errors: Vec<String>,
     failed: bool,
+    /// The idempotency key this drawing of the form sends (see [`Filled::key`]).
+    idempotency_key: String,
 }
+
+/// The hidden form field that carries a form's idempotency key.
+pub const IDEMPOTENCY_FIELD: &str = "idempotency_key";
+
+/// How long a submit whose key another request (a double click) is still running waits for
+/// that request's answer, in steps of [`IN_PROGRESS_STEP`].
+const IN_PROGRESS_WAIT: u32 = 100;
+const IN_PROGRESS_STEP: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn step_of(slug: &str) -> Result<&'static Step, ApiError> {
     STEPS
@@ -1265,6 +1275,15 @@ struct Filled {
     errors: BTreeMap<String, String>,
     rows: HashMap<String, usize>,
     failed: bool,
+    /// The form's idempotency key: drawn (UUID v4) when the form is first drawn, kept when it
+    /// is drawn again without having been sent to the command path (an added row, a field the
+    /// page could not read), and drawn anew after the command path answered a refusal (that
+    /// answer is stored under the old key, so a corrected form needs a new one).
+    key: String,
+}
+
+fn fresh_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 pub async fn step_form(
@@ -1281,6 +1300,7 @@ pub async fn step_form(
         let step = step_of(&slug)?;
         let filled = Filled {
             date: today().to_string(),
+            key: fresh_key(),
             ..Default::default()
         };
         render_step(&ctx, &state, &id, step, filled).await
@@ -1405,6 +1425,7 @@ async fn render_step(
             .map(|(_, e)| e.clone()),
         general_errors,
         failed: filled.failed,
+        idempotency_key: filled.key.clone(),
     };
     let status = if filled.failed {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -1454,9 +1475,26 @@ async fn step_submit_inner(
         tracing::warn!(user = ?ctx.principal.user.username, "refused: a page form without the session's CSRF token");
         return Err(csrf_refusal());
     }
+    // The key drawn with the form: a double click or a resubmitted page sends it again, and the
+    // command path answers the first request's outcome instead of running the command twice.
+    let key = fields
+        .get(IDEMPOTENCY_FIELD)
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "request.bad_form",
+            detail: format!("the form has no {IDEMPOTENCY_FIELD} field; reload the form"),
+        })
+        .and_then(|k| {
+            handlers::checked_idempotency_key(k).map_err(|_| ApiError::BadRequest {
+                code: "request.bad_form",
+                detail: format!(
+                    "the form's {IDEMPOTENCY_FIELD} field must be 1–255 visible ASCII characters; reload the form"
+                ),
+            })
+        })?;
     let (project, _) = handlers::project_state(state, &ctx.principal, id, None).await?;
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let mut filled = Filled {
+        key: key.clone(),
         period: get("period"),
         date: get("date"),
         evidence_title: get("evidence_title"),
@@ -1543,8 +1581,31 @@ async fn step_submit_inner(
             return render_step(ctx, state, id, step, filled).await;
         }
     };
-    let (outcome, _) =
-        handlers::command_outcome(req, state, &ctx.principal, Some(id), evidence, command).await?;
+    // A second submit of the same form while the first still runs (a double click) waits for
+    // the first one's answer, then gets it as a replay.
+    let mut waited = 0;
+    let (outcome, _) = loop {
+        match handlers::command_outcome(
+            req,
+            state,
+            &ctx.principal,
+            Some(id),
+            Some(key.clone()),
+            evidence.clone(),
+            command.clone(),
+        )
+        .await
+        {
+            Err(ApiError::Conflict {
+                code: "idempotency.in_progress",
+                ..
+            }) if waited < IN_PROGRESS_WAIT => {
+                waited += 1;
+                tokio::time::sleep(IN_PROGRESS_STEP).await;
+            }
+            other => break other?,
+        }
+    };
     if (200..300).contains(&outcome.status) {
         let result: CommandResult = serde_json::from_str(&outcome.body)
             .map_err(|e| ApiError::Internal(format!("a command answer did not read back: {e}")))?;
@@ -1571,6 +1632,8 @@ async fn step_submit_inner(
             .insert(String::new(), word(lang, &problem.detail));
     }
     filled.failed = true;
+    // The refusal is stored under this key: the corrected form must be a new request.
+    filled.key = fresh_key();
     render_step(ctx, state, id, step, filled).await
 }
 

@@ -776,7 +776,10 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         assert!(form.contains(field), "the generated form has {field}");
     }
     let post = |fields: Vec<(&'static str, &'static str)>| {
-        let mut all = vec![("csrf_token", csrf.clone())];
+        let mut all = vec![
+            ("csrf_token", csrf.clone()),
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+        ];
         all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
         client
             .post(format!("{}/ui/projects/{id}/steps/official", server.base))
@@ -844,7 +847,10 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
     let submitted = project_in(&server, "plan_submitted").await;
     let before = project_version(&server, &submitted).await;
     let review = |fields: Vec<(&'static str, &'static str)>| {
-        let mut all = vec![("csrf_token", csrf.clone())];
+        let mut all = vec![
+            ("csrf_token", csrf.clone()),
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+        ];
         all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
         client
             .post(format!(
@@ -871,6 +877,163 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
     assert_eq!(returned.status(), 303);
     let (project, _) = server.engine.load(&submitted).await.unwrap();
     assert_eq!(project.stage, domain::Stage::PlanReturned);
+}
+
+/// The idempotency key a drawn step form carries in its hidden field.
+fn form_key(page: &str) -> String {
+    let start = page
+        .find("name=\"idempotency_key\" value=\"")
+        .map(|i| i + "name=\"idempotency_key\" value=\"".len())
+        .expect("the form carries an idempotency key");
+    let key = &page[start..start + page[start..].find('"').expect("a closing quote")];
+    uuid::Uuid::parse_str(key).unwrap_or_else(|e| panic!("the key {key:?} is a UUID: {e}"));
+    key.to_string()
+}
+
+/// The events of a project whose metadata carries `key` (the command path stamps every event
+/// a keyed request appends).
+async fn events_with_key(server: &Server, id: &str, key: &str) -> usize {
+    server
+        .engine
+        .store
+        .read_stream("SubsidyProject", id)
+        .await
+        .expect("read the project's events")
+        .iter()
+        .filter(|e| e.metadata.get("idempotency_key").and_then(|v| v.as_str()) == Some(key))
+        .count()
+}
+
+/// A form sent twice (a double click, a reload of the answer, a resubmit after a lost answer)
+/// carries the key drawn with the form, so its command is stored once and both answers lead to
+/// the project page; a key is kept while the form only redraws itself and drawn anew after a
+/// refusal; a form without a key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_sent_twice_stores_its_command_once() {
+    let server = start_server().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
+    let cookie = format!("subsidy_session={session}");
+    let id = construction_project(&server).await;
+    let url = format!("{}/ui/projects/{id}/steps/official", server.base);
+    let draw = || async {
+        let page = client
+            .get(&url)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        form_key(&page.text().await.unwrap())
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields);
+        client
+            .post(&url)
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let official = |key: &str, email: &str| {
+        vec![
+            ("idempotency_key", key.to_string()),
+            ("/role", "liaison".to_string()),
+            ("/official/name", "王示例".to_string()),
+            ("/official/post", "科员".to_string()),
+            ("/official/email", email.to_string()),
+        ]
+    };
+    let before = project_version(&server, &id).await;
+
+    // Every drawing of the form has its own key.
+    let key = draw().await;
+    assert_ne!(key, draw().await, "a fresh key per drawn form");
+
+    // The same body twice, one after the other: one event, the same answer twice.
+    let first = send(official(&key, "wang.demo@example.org")).await.unwrap();
+    let second = send(official(&key, "wang.demo@example.org")).await.unwrap();
+    assert_eq!(first.status(), 303);
+    assert_eq!(
+        second.status(),
+        303,
+        "the resubmit is answered, not refused"
+    );
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("/ui/projects/{id}?min_position=")),
+        "{location}"
+    );
+    assert_eq!(
+        second.headers()["location"].to_str().unwrap(),
+        location,
+        "both answers lead to the same project page"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before + 1,
+        "stored once"
+    );
+    assert_eq!(events_with_key(&server, &id, &key).await, 1);
+
+    // A double click: both sends at once. One runs the command, the other waits for its answer.
+    let key = draw().await;
+    let (a, b) = tokio::join!(
+        send(official(&key, "li.demo@example.org")),
+        send(official(&key, "li.demo@example.org"))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+    assert_eq!(a.headers()["location"], b.headers()["location"]);
+    assert_eq!(
+        project_version(&server, &id).await,
+        before + 2,
+        "stored once"
+    );
+    assert_eq!(events_with_key(&server, &id, &key).await, 1);
+
+    // Redrawn without being sent (a row added to the form): the same key.
+    let key = draw().await;
+    let mut fields = official(&key, "zhao.demo@example.org");
+    fields.push(("_add_row", "/nothing".to_string()));
+    let redrawn = send(fields).await.unwrap();
+    assert_eq!(redrawn.status(), 200);
+    assert_eq!(
+        form_key(&redrawn.text().await.unwrap()),
+        key,
+        "the key is kept"
+    );
+
+    // Refused by the command path: the refusal is that key's answer, so the form comes back
+    // with a new key, and the corrected form sent with it lands.
+    let refused = send(official(&key, "not-an-address")).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let next_key = form_key(&refused.text().await.unwrap());
+    assert_ne!(next_key, key, "a new key after a refusal");
+    let again = send(official(&key, "not-an-address")).await.unwrap();
+    assert_eq!(again.status(), 422, "the refusal again, stored nothing");
+    assert_eq!(project_version(&server, &id).await, before + 2);
+    let corrected = send(official(&next_key, "zhao.demo@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(corrected.status(), 303);
+    assert_eq!(project_version(&server, &id).await, before + 3);
+
+    // No key, or one the API would not take: refused, naming the field; nothing stored.
+    let mut fields = official("x", "sun.demo@example.org");
+    fields.remove(0);
+    let missing = send(fields).await.unwrap();
+    assert_eq!(missing.status(), 400);
+    assert!(missing.text().await.unwrap().contains("idempotency_key"));
+    let bad = send(official(&"k".repeat(256), "sun.demo@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("idempotency_key"));
+    assert_eq!(project_version(&server, &id).await, before + 3);
 }
 
 /// Logs in through the form: (session token, CSRF token).
