@@ -206,6 +206,73 @@ async fn shot(c: &Client, name: &str, width: u32) {
     c.set_window_size(1280, 900).await.expect("resize back");
 }
 
+/// axe-core (npm, vendored with its licence in `tests/vendor/axe-core/`).
+const AXE: &str = include_str!("../../vendor/axe-core/axe.min.js");
+
+/// Runs axe-core on the current page (injected over WebDriver: the page's CSP does not apply
+/// to scripts the driver runs) and fails on any violation of impact serious or critical,
+/// naming each rule and the elements it found.
+async fn assert_accessible(c: &Client, page: &str) {
+    c.execute(&format!("{AXE}\nreturn typeof axe;"), vec![])
+        .await
+        .expect("inject axe-core");
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { resultTypes: ['violations'] })
+                 .then(r => done({ version: axe.version, violations: r.violations.map(v => ({
+                     id: v.id, impact: v.impact, help: v.help,
+                     nodes: v.nodes.map(n => ({ target: n.target, html: n.html, summary: n.failureSummary })) })) }))
+                 .catch(e => done({ error: String(e) }));"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    assert!(
+        found["error"].is_null(),
+        "axe-core failed on {page}: {found}"
+    );
+    let all = found["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("axe-core answered its violations on {page}: {found}"));
+    let serious: Vec<&Value> = all
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious") | Some("critical")))
+        .collect();
+    let report = |list: &[&Value]| {
+        list.iter()
+            .map(|v| {
+                let nodes = v["nodes"]
+                    .as_array()
+                    .map(|n| {
+                        n.iter()
+                            .map(|n| {
+                                format!("    {} {}\n      {}", n["target"], n["html"], n["summary"])
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                format!("  {} ({}): {}\n{nodes}", v["id"], v["impact"], v["help"])
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        serious.is_empty(),
+        "axe-core {} finds serious or critical accessibility violations on {page}:\n{}",
+        found["version"],
+        report(&serious)
+    );
+    if !all.is_empty() {
+        let minor: Vec<&Value> = all.iter().collect();
+        eprintln!(
+            "axe-core: minor or moderate findings on {page}:\n{}",
+            report(&minor)
+        );
+    }
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -369,6 +436,7 @@ async fn pages_in_a_real_browser() {
         .await
         .expect("the log-in page");
     assert_eq!(html_lang(&c).await, "zh-CN", "Chinese by default");
+    assert_accessible(&c, "log-in page").await;
     shot(&c, "login-zh", 1280).await;
     shot(&c, "login-zh", 390).await;
 
@@ -403,6 +471,7 @@ async fn pages_in_a_real_browser() {
     // The county officer: the dashboard of 370323.
     log_in(&c, &base, "officer.yiyuan").await;
     assert_clean_console(&c, "dashboard").await;
+    assert_accessible(&c, "dashboard").await;
     assert_eq!(text(&c, "#scope").await, "370323");
     let who = text(&c, "#who").await;
     assert!(who.contains("经办人员") && who.contains("370323"), "{who}");
@@ -434,6 +503,7 @@ async fn pages_in_a_real_browser() {
     assert_eq!(html_lang(&c).await, "en");
     assert!(text(&c, "h1").await.contains("Dashboard"));
     assert!(text(&c, "#who").await.contains("Officer"));
+    assert_accessible(&c, "English dashboard").await;
     shot(&c, "dashboard-en", 1280).await;
     shot(&c, "dashboard-en", 390).await;
     c.goto(&format!("{base}/ui/projects")).await.unwrap();
@@ -450,6 +520,7 @@ async fn pages_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(html_lang(&c).await, "zh-CN");
+    assert_accessible(&c, "project list").await;
     shot(&c, "projects-zh", 1280).await;
     shot(&c, "projects-zh", 390).await;
     assert_clean_console(&c, "project list").await;
@@ -466,6 +537,7 @@ async fn pages_in_a_real_browser() {
         "with actors"
     );
     assert_clean_console(&c, "project page").await;
+    assert_accessible(&c, "project page").await;
     shot(&c, "project-zh", 1280).await;
     shot(&c, "project-zh", 390).await;
     let version_before = project_version(&server, &id).await;
@@ -480,6 +552,7 @@ async fn pages_in_a_real_browser() {
         .await
         .unwrap();
     assert_clean_console(&c, "report form").await;
+    assert_accessible(&c, "progress report form").await;
 
     // A wrong figure: the error beside its field, in Chinese, and nothing stored.
     fill_generated_form(&c, &today).await;
@@ -517,6 +590,7 @@ async fn pages_in_a_real_browser() {
         version_before,
         "a refused form stores nothing"
     );
+    assert_accessible(&c, "refused progress report form").await;
     shot(&c, "form-error-zh", 1280).await;
     shot(&c, "form-error-zh", 390).await;
     let _ = c.issue_cmd(BrowserLog).await; // the 422 answer is expected
@@ -650,6 +724,7 @@ async fn pages_in_a_real_browser() {
     assert_clean_console(&c, "auditor's project page").await;
     c.goto(&format!("{base}/ui/reminders")).await.unwrap();
     assert_clean_console(&c, "reminder log").await;
+    assert_accessible(&c, "reminder log").await;
     shot(&c, "reminders-zh", 1280).await;
     c.goto(&format!("{base}/ui/?j=370300")).await.unwrap();
     assert_eq!(text(&c, "#scope").await, "370300", "drill-down to a city");
@@ -663,6 +738,7 @@ async fn pages_in_a_real_browser() {
         .expect("the admin lands on accounts");
     assert!(text(&c, "#accounts").await.contains("officer.yiyuan"));
     assert_clean_console(&c, "accounts").await;
+    assert_accessible(&c, "accounts").await;
     shot(&c, "accounts-zh", 1280).await;
 
     c.close().await.expect("close the browser");
