@@ -1112,6 +1112,224 @@ async fn a_form_sent_twice_stores_its_command_once() {
     assert_eq!(project_version(&server, &id).await, before + 3);
 }
 
+/// The registration form and the objection resolution form: each builds the API's body, is
+/// refused beside its box by the same checks, and lands through the command path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_and_objection_resolution_through_the_pages() {
+    let server = start_server().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
+    let cookie = format!("subsidy_session={session}");
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", server.base))
+            .header("Cookie", &cookie)
+            .send()
+    };
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields);
+        client
+            .post(format!("{}{path}", server.base))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+
+    // The officer's project list links to the registration form.
+    let list = get("/ui/projects".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("href=\"/ui/projects/new\""),
+        "a link to register"
+    );
+    let page = get("/ui/projects/new".into()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let form = page.text().await.unwrap();
+    let mut programmes = server.engine.programmes().all();
+    programmes.sort_by(|a, b| (&a.id, a.version).cmp(&(&b.id, b.version)));
+    let programme = format!("{}@{}", programmes[0].id, programmes[0].version);
+    // A day the programme registers projects on (its year).
+    let day = format!("{}-06-01", programmes[0].year);
+    for p in &programmes {
+        let choice = format!("<option value=\"{}@{}\"", p.id, p.version);
+        assert!(form.contains(&choice), "the registry's {choice} is offered");
+    }
+    assert!(
+        form.contains("value=\"370323\""),
+        "the jurisdiction is preset to the user's grant"
+    );
+    let register = |key: &str, jurisdiction: &str, date: &str| {
+        vec![
+            ("idempotency_key", key.to_string()),
+            ("name", "页面登记示例项目".to_string()),
+            ("programme", programme.clone()),
+            ("jurisdiction", jurisdiction.to_string()),
+            ("registered_on", date.to_string()),
+            ("description", "浏览器页面登记".to_string()),
+        ]
+    };
+    let head = server.engine.store.last_position().await.unwrap();
+
+    // Outside the user's grants, or not a date: refused beside the box, nothing stored.
+    let key = form_key(&form);
+    let outside = post("/ui/projects/new".into(), register(&key, "370302", &day))
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 422);
+    let text = outside.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-jurisdiction-error\"") && text.contains("370302"),
+        "the refusal is beside the jurisdiction box: {text}"
+    );
+    let key = form_key(&text);
+    let bad_date = post(
+        "/ui/projects/new".into(),
+        register(&key, "370323", "2026-13-01"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_date.status(), 422);
+    let text = bad_date.text().await.unwrap();
+    assert!(text.contains("id=\"f-registered-on-error\""), "{text}");
+    assert_eq!(
+        form_key(&text),
+        key,
+        "the key is kept: the command path was not reached"
+    );
+    assert_eq!(
+        server.engine.store.last_position().await.unwrap(),
+        head,
+        "nothing stored"
+    );
+
+    // Right: the new project's page; sent twice, registered once.
+    let first = post("/ui/projects/new".into(), register(&key, "370323", &day))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 303, "{}", first.text().await.unwrap());
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let again = post("/ui/projects/new".into(), register(&key, "370323", &day))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    assert_eq!(again.headers()["location"].to_str().unwrap(), location);
+    let new_id = location
+        .strip_prefix("/ui/projects/")
+        .and_then(|rest| rest.split('?').next())
+        .expect("the new project's page")
+        .to_string();
+    let (project, version) = server.engine.load(&new_id).await.unwrap();
+    assert_eq!(project.name, "页面登记示例项目");
+    assert_eq!(project.stage, domain::Stage::Registered);
+    assert_eq!(project.programme_id, programmes[0].id);
+    assert_eq!(events_with_key(&server, &new_id, &key).await, version);
+    let shown = get(location.clone()).await.unwrap().text().await.unwrap();
+    assert!(shown.contains("页面登记示例项目"), "the new project's page");
+
+    // The auditor may not register.
+    let (auditor, _) = form_login(&client, &server, "auditor.province").await;
+    let refused = client
+        .get(format!("{}/ui/projects/new", server.base))
+        .header("Cookie", format!("subsidy_session={auditor}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // An objection recorded during the notice, then resolved through its own form.
+    let id = project_in(&server, "notice").await;
+    let (project, _) = server.engine.load(&id).await.unwrap();
+    let notice = project
+        .notice
+        .clone()
+        .expect("a project in notice has a notice");
+    let raised = post(
+        format!("/ui/projects/{id}/steps/objection"),
+        vec![
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+            ("/objection_id", "WEB-001".into()),
+            ("/raised_on", notice.starts_on.to_string()),
+            ("/raised_by", "村民代表（示例）".into()),
+            ("/summary", "快递点营业时间过短".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(raised.status(), 303, "{}", raised.text().await.unwrap());
+    let page = get(format!("/ui/projects/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/ui/projects/{id}/steps/resolution")),
+        "an open objection: the resolution is offered"
+    );
+    let form = get(format!("/ui/projects/{id}/steps/resolution"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("<option value=\"WEB-001\""),
+        "the open objection is a choice"
+    );
+    assert!(form.contains("<option value=\"dismissed\""));
+    let resolve = |objection: &str| {
+        let mut fields = vec![
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+            ("/resolved_on", notice.ends_on.to_string()),
+            ("/outcome", "dismissed".to_string()),
+            ("/resolution", "经核实，异议不成立".to_string()),
+        ];
+        if !objection.is_empty() {
+            fields.push(("/objection_id", objection.to_string()));
+        }
+        post(format!("/ui/projects/{id}/steps/resolution"), fields)
+    };
+    let before = project_version(&server, &id).await;
+    let missing = resolve("").await.unwrap();
+    assert_eq!(missing.status(), 422);
+    let text = missing.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-objection_id-error\"")
+            || text.contains("id=\"f-objection-id-error\""),
+        "the missing objection is named beside its box: {text}"
+    );
+    let unknown = resolve("NO-SUCH").await.unwrap();
+    assert_eq!(
+        unknown.status(),
+        422,
+        "the domain refuses an unknown objection"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before,
+        "nothing stored"
+    );
+    let resolved = resolve("WEB-001").await.unwrap();
+    assert_eq!(resolved.status(), 303, "{}", resolved.text().await.unwrap());
+    let (project, _) = server.engine.load(&id).await.unwrap();
+    let objection = &project.notice.as_ref().unwrap().objections["WEB-001"];
+    assert_eq!(
+        objection.resolution,
+        Some((
+            domain::commands::ObjectionOutcome::Dismissed,
+            "经核实，异议不成立".to_string()
+        ))
+    );
+}
+
 /// Logs in through the form: (session token, CSRF token).
 async fn form_login(client: &reqwest::Client, server: &Server, user: &str) -> (String, String) {
     let r = client
