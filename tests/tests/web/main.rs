@@ -522,6 +522,24 @@ async fn pages_in_a_real_browser() {
     assert_eq!(html_lang(&c).await, "zh-CN");
     assert_accessible(&c, "project list").await;
     shot(&c, "projects-zh", 1280).await;
+    c.find(Locator::Id("new-project"))
+        .await
+        .expect("the officer is offered the registration form")
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("register-form"))
+        .await
+        .unwrap();
+    assert_accessible(&c, "registration form").await;
+    assert_clean_console(&c, "registration form").await;
+    shot(&c, "register-zh", 390).await;
+    c.back().await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("project-list"))
+        .await
+        .unwrap();
     shot(&c, "projects-zh", 390).await;
     assert_clean_console(&c, "project list").await;
 
