@@ -1362,3 +1362,22 @@ pub async fn resolve_objection(
     let (evidence, command) = body.into_inner().into_parts(objection_id);
     run_command(&req, &state, &principal, Some(&id), evidence, command).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::checked_idempotency_key;
+
+    #[test]
+    fn idempotency_keys_are_one_to_255_visible_ascii_characters() {
+        assert_eq!(
+            checked_idempotency_key(" 0b7c2f9e-4d1a-4c1e-9a53-1f2e3d4c5b6a ").unwrap(),
+            "0b7c2f9e-4d1a-4c1e-9a53-1f2e3d4c5b6a",
+            "surrounding blanks dropped"
+        );
+        assert!(checked_idempotency_key(&"k".repeat(255)).is_ok());
+        for bad in ["", "   ", &"k".repeat(256), "键", "a\nb", "a\u{7f}b"] {
+            let e = checked_idempotency_key(bad).expect_err(bad);
+            assert_eq!(e.problem().code, "request.bad_idempotency_key", "{bad:?}");
+        }
+    }
+}
