@@ -1873,7 +1873,7 @@ fn render_register(ctx: &Ctx, state: &AppState, filled: RegisterFilled) -> HttpR
     );
     programme.options = options;
     let fields = vec![
-        field("text", "name", "f-name", m.name, true, &["/name"]),
+        field("text", "name", "f-name", m.project_name, true, &["/name"]),
         programme,
         field(
             "jurisdiction",
