@@ -942,12 +942,31 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>> {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_string())),
-        _ => Err(ApiError::BadRequest {
-            code: "request.bad_idempotency_key",
-            detail: "Idempotency-Key must be 1–255 visible ASCII characters".into(),
-        }),
+        Ok(k) => checked_idempotency_key(k).map(Some),
+        Err(_) => Err(bad_idempotency_key()),
     }
+}
+
+fn bad_idempotency_key() -> ApiError {
+    ApiError::BadRequest {
+        code: "request.bad_idempotency_key",
+        detail: "Idempotency-Key must be 1–255 visible ASCII characters".into(),
+    }
+}
+
+/// An idempotency key as the API accepts it (1–255 visible ASCII characters, surrounding
+/// blanks dropped), from the header or from a page form's hidden field.
+pub(crate) fn checked_idempotency_key(key: &str) -> Result<String> {
+    let k = key.trim();
+    if k.is_empty()
+        || k.len() > 255
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
+    {
+        return Err(bad_idempotency_key());
+    }
+    Ok(k.to_string())
 }
 
 /// A finished response as it is sent and, for idempotent retries, stored.
@@ -1007,7 +1026,8 @@ async fn run_command(
     evidence: Vec<Evidence>,
     command: ProjectCommand,
 ) -> Result<HttpResponse> {
-    command_outcome(req, state, principal, project_id, evidence, command)
+    let key = idempotency_key(req)?;
+    command_outcome(req, state, principal, project_id, key, evidence, command)
         .await
         .map(|(outcome, replayed)| outcome.into_response(replayed))
 }
@@ -1016,11 +1036,15 @@ async fn run_command(
 /// instead of the HTTP response: the pages' forms send their commands through it, so they get
 /// exactly the API's checks, refusals and effects. Role refusals, scope (404) and server
 /// failures are `Err`; a refused command is an `Ok` outcome with its problem document.
+/// `key` is the request's idempotency key (the `Idempotency-Key` header, or a page form's
+/// hidden field), already checked with [`checked_idempotency_key`]; `If-Match` is read from
+/// `req`.
 pub(crate) async fn command_outcome(
     req: &HttpRequest,
     state: &AppState,
     principal: &Principal,
     project_id: Option<&str>,
+    key: Option<String>,
     evidence: Vec<Evidence>,
     command: ProjectCommand,
 ) -> Result<(Outcome, bool)> {
@@ -1046,7 +1070,6 @@ pub(crate) async fn command_outcome(
     };
     let created = project_id.is_none();
     let expected = if_match(req)?;
-    let key = idempotency_key(req)?;
     let route = format!("{} {}", req.method(), req.path());
     let request_hash = {
         let canonical = serde_json::to_string(&(&command, &evidence, expected))
@@ -1338,4 +1361,23 @@ pub async fn resolve_objection(
     let (id, objection_id) = path.into_inner();
     let (evidence, command) = body.into_inner().into_parts(objection_id);
     run_command(&req, &state, &principal, Some(&id), evidence, command).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_idempotency_key;
+
+    #[test]
+    fn idempotency_keys_are_one_to_255_visible_ascii_characters() {
+        assert_eq!(
+            checked_idempotency_key(" 0b7c2f9e-4d1a-4c1e-9a53-1f2e3d4c5b6a ").unwrap(),
+            "0b7c2f9e-4d1a-4c1e-9a53-1f2e3d4c5b6a",
+            "surrounding blanks dropped"
+        );
+        assert!(checked_idempotency_key(&"k".repeat(255)).is_ok());
+        for bad in ["", "   ", &"k".repeat(256), "键", "a\nb", "a\u{7f}b"] {
+            let e = checked_idempotency_key(bad).expect_err(bad);
+            assert_eq!(e.problem().code, "request.bad_idempotency_key", "{bad:?}");
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::post().to(pages::logout))
                 .route("/lang/{lang}", web::get().to(pages::switch_language))
                 .route("/projects", web::get().to(pages::projects))
+                .route("/projects/new", web::get().to(pages::register_form))
+                .route("/projects/new", web::post().to(pages::register_submit))
                 .route("/projects/{id}", web::get().to(pages::project))
                 .route(
                     "/projects/{id}/steps/{step}",

@@ -677,6 +677,8 @@ struct ProjectsPage {
     shown_to: usize,
     prev: Option<String>,
     next: Option<String>,
+    /// The user may register projects (the link to the registration form).
+    may_register: bool,
 }
 
 pub async fn projects(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -796,6 +798,7 @@ async fn projects_page(
         total: page.total,
         prev,
         next,
+        may_register: may_register(ctx).is_ok(),
     };
     Ok(html(StatusCode::OK, &out))
 }
@@ -1027,6 +1030,8 @@ async fn project_page(
                 handlers::roles_for(s.kind).contains(&ctx.principal.user.role)
                     && t.from.contains(&project.stage)
                     && (project.suspended.is_none() || t.while_suspended)
+                    && (s.kind != domain::CommandKind::ResolveObjection
+                        || !open_objections(&project).is_empty())
             })
             .map(|s| StepLink {
                 href: format!("/ui/projects/{id}/steps/{}", s.slug),
@@ -1146,6 +1151,15 @@ pub const STEPS: &[Step] = &[
         RaiseObjectionBody,
         step_objection
     ),
+    Step {
+        slug: "resolution",
+        kind: domain::CommandKind::ResolveObjection,
+        label: |m| m.step_resolution,
+        body: StepBody::Api {
+            schema: "ResolveObjectionBody",
+            parse: resolve_objection_body,
+        },
+    },
     api_step!(
         "notice-close",
         CloseNotice,
@@ -1203,6 +1217,60 @@ pub const STEPS: &[Step] = &[
     ),
 ];
 
+/// The objection resolution's body: the API takes the objection's id from its path
+/// (`/projects/{id}/objections/{objection_id}/resolution`), the form from a choice of the
+/// project's open objections; the rest is read with the API's wire type.
+fn resolve_objection_body(
+    mut v: Value,
+) -> Result<(Vec<Evidence>, ProjectCommand), serde_json::Error> {
+    let id = match v.as_object_mut().and_then(|o| o.remove("objection_id")) {
+        Some(Value::String(id)) if !id.is_empty() => id,
+        _ => return Err(serde::de::Error::missing_field("objection_id")),
+    };
+    serde_json::from_value::<wire::ResolveObjectionBody>(v).map(|b| b.into_parts(id))
+}
+
+/// The objections of a project's notice that have no resolution yet.
+fn open_objections(project: &domain::SubsidyProject) -> Vec<String> {
+    project
+        .notice
+        .as_ref()
+        .map(|n| {
+            n.objections
+                .iter()
+                .filter(|(_, o)| o.resolution.is_none())
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A step's form schema: the API's request body ([`api_schema`]); for the objection
+/// resolution, with the objection (whose id the API reads from the path) as a choice of the
+/// open ones and the outcome as a choice of the API's two values.
+fn step_schema(
+    name: &str,
+    step: &Step,
+    project: &domain::SubsidyProject,
+) -> Result<Value, ApiError> {
+    let mut schema = api_schema(name)?;
+    if step.kind == domain::CommandKind::ResolveObjection {
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            props.insert(
+                "objection_id".into(),
+                serde_json::json!({"type": "string", "enum": open_objections(project)}),
+            );
+            if let Some(outcome) = props.get_mut("outcome").and_then(Value::as_object_mut) {
+                outcome.insert("enum".into(), serde_json::json!(["dismissed", "upheld"]));
+            }
+        }
+        if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+            required.insert(0, Value::String("objection_id".into()));
+        }
+    }
+    Ok(schema)
+}
+
 /// A request body's schema from the OpenAPI document, `$ref`s inlined, without `evidence`
 /// (the page has its own evidence boxes).
 fn api_schema(name: &str) -> Result<Value, ApiError> {
@@ -1245,6 +1313,71 @@ struct StepPage {
     evidence_error: Option<String>,
     general_errors: Vec<String>,
     failed: bool,
+    /// The idempotency key this drawing of the form sends (see [`Filled::key`]).
+    idempotency_key: String,
+}
+
+/// The hidden form field that carries a form's idempotency key.
+pub const IDEMPOTENCY_FIELD: &str = "idempotency_key";
+
+/// How long a submit whose key another request (a double click) is still running waits for
+/// that request's answer, in steps of [`IN_PROGRESS_STEP`].
+const IN_PROGRESS_WAIT: u32 = 100;
+const IN_PROGRESS_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The idempotency key a form sends: drawn with the form, so a double click or a resubmitted
+/// page sends it again and the command path answers the first request's outcome instead of
+/// running the command twice.
+fn form_key(fields: &HashMap<String, String>) -> Result<String, ApiError> {
+    let k = fields
+        .get(IDEMPOTENCY_FIELD)
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "request.bad_form",
+            detail: format!("the form has no {IDEMPOTENCY_FIELD} field; reload the form"),
+        })?;
+    handlers::checked_idempotency_key(k).map_err(|_| ApiError::BadRequest {
+        code: "request.bad_form",
+        detail: format!(
+            "the form's {IDEMPOTENCY_FIELD} field must be 1–255 visible ASCII characters; reload the form"
+        ),
+    })
+}
+
+/// Sends a form's command through the API's command path under the form's idempotency key.
+/// A second submit of the same form while the first still runs (a double click) waits for the
+/// first one's answer, then gets it as a replay.
+async fn send_keyed(
+    req: &HttpRequest,
+    state: &AppState,
+    ctx: &Ctx,
+    project_id: Option<&str>,
+    key: &str,
+    evidence: Vec<Evidence>,
+    command: ProjectCommand,
+) -> Result<handlers::Outcome, ApiError> {
+    let mut waited = 0;
+    loop {
+        match handlers::command_outcome(
+            req,
+            state,
+            &ctx.principal,
+            project_id,
+            Some(key.to_string()),
+            evidence.clone(),
+            command.clone(),
+        )
+        .await
+        {
+            Err(ApiError::Conflict {
+                code: "idempotency.in_progress",
+                ..
+            }) if waited < IN_PROGRESS_WAIT => {
+                waited += 1;
+                tokio::time::sleep(IN_PROGRESS_STEP).await;
+            }
+            other => return other.map(|(outcome, _)| outcome),
+        }
+    }
 }
 
 fn step_of(slug: &str) -> Result<&'static Step, ApiError> {
@@ -1265,6 +1398,15 @@ struct Filled {
     errors: BTreeMap<String, String>,
     rows: HashMap<String, usize>,
     failed: bool,
+    /// The form's idempotency key: drawn (UUID v4) when the form is first drawn, kept when it
+    /// is drawn again without having been sent to the command path (an added row, a field the
+    /// page could not read), and drawn anew after the command path answered a refusal (that
+    /// answer is stored under the old key, so a corrected form needs a new one).
+    key: String,
+}
+
+fn fresh_key() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 pub async fn step_form(
@@ -1281,6 +1423,7 @@ pub async fn step_form(
         let step = step_of(&slug)?;
         let filled = Filled {
             date: today().to_string(),
+            key: fresh_key(),
             ..Default::default()
         };
         render_step(&ctx, &state, &id, step, filled).await
@@ -1349,7 +1492,7 @@ async fn render_step(
             )
         }
         StepBody::Api { schema, .. } => {
-            let schema = api_schema(schema)?;
+            let schema = step_schema(schema, step, &project)?;
             forms::widgets(&schema, "", "", true, &filled.form, &render, &mut widgets);
             (String::new(), false, false, String::new(), "")
         }
@@ -1405,6 +1548,7 @@ async fn render_step(
             .map(|(_, e)| e.clone()),
         general_errors,
         failed: filled.failed,
+        idempotency_key: filled.key.clone(),
     };
     let status = if filled.failed {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -1454,9 +1598,11 @@ async fn step_submit_inner(
         tracing::warn!(user = ?ctx.principal.user.username, "refused: a page form without the session's CSRF token");
         return Err(csrf_refusal());
     }
+    let key = form_key(&fields)?;
     let (project, _) = handlers::project_state(state, &ctx.principal, id, None).await?;
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let mut filled = Filled {
+        key: key.clone(),
         period: get("period"),
         date: get("date"),
         evidence_title: get("evidence_title"),
@@ -1489,7 +1635,7 @@ async fn step_submit_inner(
                 .ok_or_else(|| ApiError::NotFound(format!("the programme has no form '{form}'")))?;
             (def.schema.clone(), "/form")
         }
-        StepBody::Api { schema, .. } => (api_schema(schema)?, ""),
+        StepBody::Api { schema, .. } => (step_schema(schema, step, &project)?, ""),
     };
     let value = forms::read(&schema, at, &fields).unwrap_or(Value::Object(Default::default()));
     filled.form = value.clone();
@@ -1543,8 +1689,7 @@ async fn step_submit_inner(
             return render_step(ctx, state, id, step, filled).await;
         }
     };
-    let (outcome, _) =
-        handlers::command_outcome(req, state, &ctx.principal, Some(id), evidence, command).await?;
+    let outcome = send_keyed(req, state, ctx, Some(id), &key, evidence, command).await?;
     if (200..300).contains(&outcome.status) {
         let result: CommandResult = serde_json::from_str(&outcome.body)
             .map_err(|e| ApiError::Internal(format!("a command answer did not read back: {e}")))?;
@@ -1571,6 +1716,8 @@ async fn step_submit_inner(
             .insert(String::new(), word(lang, &problem.detail));
     }
     filled.failed = true;
+    // The refusal is stored under this key: the corrected form must be a new request.
+    filled.key = fresh_key();
     render_step(ctx, state, id, step, filled).await
 }
 
@@ -1585,6 +1732,9 @@ fn field_label(lang: Lang, key: &str) -> String {
         "ends_on" => "结束日期",
         "channel" => "公示渠道",
         "objection_id" => "异议编号",
+        "resolved_on" => "处理日期",
+        "outcome" => "处理结果（dismissed 异议不成立 / upheld 异议成立）",
+        "resolution" => "处理意见",
         "raised_on" => "提出日期",
         "raised_by" => "提出人",
         "summary" => "内容摘要",
@@ -1638,6 +1788,339 @@ fn word(lang: Lang, reason: &str) -> String {
         Lang::Zh => forms::reason_zh(reason),
         Lang::En => reason.to_string(),
     }
+}
+
+// ------------------------------------------------------------------------------ registration
+
+/// One box of the registration form.
+pub struct RegisterField {
+    pub kind: &'static str,
+    pub name: &'static str,
+    pub id: &'static str,
+    pub label: String,
+    pub required: bool,
+    pub value: String,
+    pub options: Vec<(String, String, bool)>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    l: Layout,
+    fields: Vec<RegisterField>,
+    grants: Vec<String>,
+    evidence_title: String,
+    evidence_reference: String,
+    general_errors: Vec<String>,
+    failed: bool,
+    idempotency_key: String,
+}
+
+/// What the registration form holds: its fields by name, the errors by the body's pointer.
+#[derive(Default)]
+struct RegisterFilled {
+    fields: HashMap<String, String>,
+    errors: BTreeMap<String, String>,
+    failed: bool,
+    key: String,
+}
+
+/// The programme choice's value: `id@version`.
+fn programme_choice(id: &str, version: u32) -> String {
+    format!("{id}@{version}")
+}
+
+fn render_register(ctx: &Ctx, state: &AppState, filled: RegisterFilled) -> HttpResponse {
+    let lang = ctx.lang;
+    let m = lang.msgs();
+    let get = |k: &str| filled.fields.get(k).cloned().unwrap_or_default();
+    let err = |pointers: &[&str]| pointers.iter().find_map(|p| filled.errors.get(*p)).cloned();
+    let chosen = get("programme");
+    let mut programmes = state.engine.programmes().all();
+    programmes.sort_by(|a, b| (&a.id, a.version).cmp(&(&b.id, b.version)));
+    let mut options = vec![(String::new(), "—".to_string(), chosen.is_empty())];
+    options.extend(programmes.iter().map(|p| {
+        let value = programme_choice(&p.id, p.version);
+        let title = match lang {
+            Lang::Zh => &p.title,
+            Lang::En => &p.title_en,
+        };
+        let selected = value == chosen;
+        (
+            value,
+            format!("{title}（{} v{}）", p.id, p.version),
+            selected,
+        )
+    }));
+    let field = |kind, name, id, label: &str, required, pointers: &[&str]| RegisterField {
+        kind,
+        name,
+        id,
+        label: label.to_string(),
+        required,
+        value: get(name),
+        options: Vec::new(),
+        error: err(pointers),
+    };
+    let mut programme = field(
+        "select",
+        "programme",
+        "f-programme",
+        m.programme,
+        true,
+        &["/programme_id", "/programme_version"],
+    );
+    programme.options = options;
+    let fields = vec![
+        field("text", "name", "f-name", m.project_name, true, &["/name"]),
+        programme,
+        field(
+            "jurisdiction",
+            "jurisdiction",
+            "f-jurisdiction",
+            m.jurisdiction,
+            true,
+            &["/jurisdiction"],
+        ),
+        field(
+            "date",
+            "registered_on",
+            "f-registered-on",
+            m.registered_on,
+            true,
+            &["/registered_on"],
+        ),
+        field(
+            "text",
+            "description",
+            "f-description",
+            m.description,
+            false,
+            &["/description"],
+        ),
+    ];
+    let known = [
+        "/name",
+        "/programme_id",
+        "/programme_version",
+        "/jurisdiction",
+        "/registered_on",
+        "/description",
+    ];
+    let general_errors = filled
+        .errors
+        .iter()
+        .filter(|(p, _)| !known.contains(&p.as_str()))
+        .map(|(p, e)| {
+            if p.is_empty() {
+                e.clone()
+            } else {
+                format!("{p}: {e}")
+            }
+        })
+        .collect();
+    let page = RegisterPage {
+        l: ctx_layout(ctx, m.new_project.into(), "projects"),
+        fields,
+        grants: ctx
+            .principal
+            .user
+            .jurisdictions
+            .iter()
+            .map(|j| j.as_str().to_string())
+            .collect(),
+        evidence_title: get("evidence_title"),
+        evidence_reference: get("evidence_reference"),
+        general_errors,
+        failed: filled.failed,
+        idempotency_key: filled.key.clone(),
+    };
+    html(
+        if filled.failed {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        &page,
+    )
+}
+
+fn may_register(ctx: &Ctx) -> Result<(), ApiError> {
+    if handlers::roles_for(domain::CommandKind::RegisterProject).contains(&ctx.principal.user.role)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the {} role may not register projects",
+            ctx.principal.user.role.as_str()
+        )))
+    }
+}
+
+/// `/ui/projects/new`: the registration form (officers), the jurisdiction preset to the
+/// user's first grant and the date to today.
+pub async fn register_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let ctx = match Ctx::load(&req, &state).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = may_register(&ctx) {
+        return error_page(ctx.lang, Some(&ctx), &e);
+    }
+    let mut fields = HashMap::new();
+    fields.insert("registered_on".to_string(), today().to_string());
+    if let Some(j) = ctx.principal.user.jurisdictions.first() {
+        fields.insert("jurisdiction".to_string(), j.as_str().to_string());
+    }
+    render_register(
+        &ctx,
+        &state,
+        RegisterFilled {
+            fields,
+            key: fresh_key(),
+            ..Default::default()
+        },
+    )
+}
+
+/// The registration form submitted: the API's `POST /projects` body built from the boxes, sent
+/// through the API's command path; on success to the new project's page, on refusal the form
+/// again with each error beside its box.
+pub async fn register_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let ctx = match Ctx::load(&req, &state).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let r = register_submit_inner(&ctx, &state, &req, &body).await;
+    respond(&ctx, r)
+}
+
+async fn register_submit_inner(
+    ctx: &Ctx,
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    may_register(ctx)?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::BadRequest {
+            code: "request.bad_form",
+            detail: format!("the form could not be read: {e}"),
+        })?;
+    let fields: HashMap<String, String> = pairs.into_iter().collect();
+    if !csrf_matches(
+        Some(&ctx.csrf),
+        fields.get("csrf_token").map(String::as_str),
+    ) {
+        tracing::warn!(user = ?ctx.principal.user.username, "refused: a page form without the session's CSRF token");
+        return Err(csrf_refusal());
+    }
+    let key = form_key(&fields)?;
+    let lang = ctx.lang;
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let mut filled = RegisterFilled {
+        fields: fields.clone(),
+        key: key.clone(),
+        ..Default::default()
+    };
+    // The boxes read into the body's types; what does not read is named beside its box.
+    let (programme_id, programme_version) = match get("programme").rsplit_once('@') {
+        Some((id, v)) if !id.is_empty() => match v.parse::<u32>() {
+            Ok(v) => (id.to_string(), Some(v)),
+            Err(_) => (String::new(), None),
+        },
+        _ => (String::new(), None),
+    };
+    if programme_version.is_none() {
+        filled.errors.insert(
+            "/programme_id".into(),
+            word(lang, "required field is missing"),
+        );
+    }
+    let jurisdiction = match JurisdictionCode::parse(get("jurisdiction").trim()) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            filled
+                .errors
+                .insert("/jurisdiction".into(), word(lang, &e.to_string()));
+            None
+        }
+    };
+    let registered_on = match NaiveDate::parse_from_str(get("registered_on").trim(), "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            filled
+                .errors
+                .insert("/registered_on".into(), word(lang, "is not a \"date\""));
+            None
+        }
+    };
+    let (Some(programme_version), Some(jurisdiction), Some(registered_on)) =
+        (programme_version, jurisdiction, registered_on)
+    else {
+        filled.failed = true;
+        return Ok(render_register(ctx, state, filled));
+    };
+    let evidence =
+        if get("evidence_title").trim().is_empty() && get("evidence_reference").trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![Evidence {
+                title: get("evidence_title"),
+                reference: get("evidence_reference"),
+                sha256: None,
+            }]
+        };
+    let (evidence, command) = CommandBody::into_parts(wire::RegisterProjectBody {
+        name: get("name"),
+        programme_id,
+        programme_version,
+        jurisdiction,
+        description: get("description"),
+        registered_on,
+        evidence,
+    });
+    let outcome = match send_keyed(req, state, ctx, None, &key, evidence, command).await {
+        Ok(outcome) => outcome,
+        // Outside the user's grants: said beside the jurisdiction box.
+        Err(ApiError::Forbidden(detail)) => {
+            filled
+                .errors
+                .insert("/jurisdiction".into(), word(lang, &detail));
+            filled.failed = true;
+            filled.key = fresh_key();
+            return Ok(render_register(ctx, state, filled));
+        }
+        Err(e) => return Err(e),
+    };
+    if (200..300).contains(&outcome.status) {
+        let result: CommandResult = serde_json::from_str(&outcome.body)
+            .map_err(|e| ApiError::Internal(format!("a command answer did not read back: {e}")))?;
+        return Ok(see_other(&format!(
+            "/ui/projects/{}?min_position={}",
+            result.project_id, result.position
+        )));
+    }
+    let problem: Problem = serde_json::from_str(&outcome.body)
+        .map_err(|e| ApiError::Internal(format!("a problem document did not read back: {e}")))?;
+    for field in &problem.errors {
+        filled
+            .errors
+            .insert(field.pointer.clone(), word(lang, &field.reason));
+    }
+    if problem.errors.is_empty() {
+        filled
+            .errors
+            .insert(String::new(), word(lang, &problem.detail));
+    }
+    filled.failed = true;
+    filled.key = fresh_key();
+    Ok(render_register(ctx, state, filled))
 }
 
 // ------------------------------------------------------------------------------ reminders

@@ -206,6 +206,73 @@ async fn shot(c: &Client, name: &str, width: u32) {
     c.set_window_size(1280, 900).await.expect("resize back");
 }
 
+/// axe-core (npm, vendored with its licence in `tests/vendor/axe-core/`).
+const AXE: &str = include_str!("../../vendor/axe-core/axe.min.js");
+
+/// Runs axe-core on the current page (injected over WebDriver: the page's CSP does not apply
+/// to scripts the driver runs) and fails on any violation of impact serious or critical,
+/// naming each rule and the elements it found.
+async fn assert_accessible(c: &Client, page: &str) {
+    c.execute(&format!("{AXE}\nreturn typeof axe;"), vec![])
+        .await
+        .expect("inject axe-core");
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               axe.run(document, { resultTypes: ['violations'] })
+                 .then(r => done({ version: axe.version, violations: r.violations.map(v => ({
+                     id: v.id, impact: v.impact, help: v.help,
+                     nodes: v.nodes.map(n => ({ target: n.target, html: n.html, summary: n.failureSummary })) })) }))
+                 .catch(e => done({ error: String(e) }));"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    assert!(
+        found["error"].is_null(),
+        "axe-core failed on {page}: {found}"
+    );
+    let all = found["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("axe-core answered its violations on {page}: {found}"));
+    let serious: Vec<&Value> = all
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious") | Some("critical")))
+        .collect();
+    let report = |list: &[&Value]| {
+        list.iter()
+            .map(|v| {
+                let nodes = v["nodes"]
+                    .as_array()
+                    .map(|n| {
+                        n.iter()
+                            .map(|n| {
+                                format!("    {} {}\n      {}", n["target"], n["html"], n["summary"])
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                format!("  {} ({}): {}\n{nodes}", v["id"], v["impact"], v["help"])
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        serious.is_empty(),
+        "axe-core {} finds serious or critical accessibility violations on {page}:\n{}",
+        found["version"],
+        report(&serious)
+    );
+    if !all.is_empty() {
+        let minor: Vec<&Value> = all.iter().collect();
+        eprintln!(
+            "axe-core: minor or moderate findings on {page}:\n{}",
+            report(&minor)
+        );
+    }
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -369,6 +436,7 @@ async fn pages_in_a_real_browser() {
         .await
         .expect("the log-in page");
     assert_eq!(html_lang(&c).await, "zh-CN", "Chinese by default");
+    assert_accessible(&c, "log-in page").await;
     shot(&c, "login-zh", 1280).await;
     shot(&c, "login-zh", 390).await;
 
@@ -403,6 +471,7 @@ async fn pages_in_a_real_browser() {
     // The county officer: the dashboard of 370323.
     log_in(&c, &base, "officer.yiyuan").await;
     assert_clean_console(&c, "dashboard").await;
+    assert_accessible(&c, "dashboard").await;
     assert_eq!(text(&c, "#scope").await, "370323");
     let who = text(&c, "#who").await;
     assert!(who.contains("经办人员") && who.contains("370323"), "{who}");
@@ -434,6 +503,7 @@ async fn pages_in_a_real_browser() {
     assert_eq!(html_lang(&c).await, "en");
     assert!(text(&c, "h1").await.contains("Dashboard"));
     assert!(text(&c, "#who").await.contains("Officer"));
+    assert_accessible(&c, "English dashboard").await;
     shot(&c, "dashboard-en", 1280).await;
     shot(&c, "dashboard-en", 390).await;
     c.goto(&format!("{base}/ui/projects")).await.unwrap();
@@ -450,7 +520,26 @@ async fn pages_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(html_lang(&c).await, "zh-CN");
+    assert_accessible(&c, "project list").await;
     shot(&c, "projects-zh", 1280).await;
+    c.find(Locator::Id("new-project"))
+        .await
+        .expect("the officer is offered the registration form")
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("register-form"))
+        .await
+        .unwrap();
+    assert_accessible(&c, "registration form").await;
+    assert_clean_console(&c, "registration form").await;
+    shot(&c, "register-zh", 390).await;
+    c.back().await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("project-list"))
+        .await
+        .unwrap();
     shot(&c, "projects-zh", 390).await;
     assert_clean_console(&c, "project list").await;
 
@@ -466,6 +555,7 @@ async fn pages_in_a_real_browser() {
         "with actors"
     );
     assert_clean_console(&c, "project page").await;
+    assert_accessible(&c, "project page").await;
     shot(&c, "project-zh", 1280).await;
     shot(&c, "project-zh", 390).await;
     let version_before = project_version(&server, &id).await;
@@ -480,6 +570,7 @@ async fn pages_in_a_real_browser() {
         .await
         .unwrap();
     assert_clean_console(&c, "report form").await;
+    assert_accessible(&c, "progress report form").await;
 
     // A wrong figure: the error beside its field, in Chinese, and nothing stored.
     fill_generated_form(&c, &today).await;
@@ -517,6 +608,7 @@ async fn pages_in_a_real_browser() {
         version_before,
         "a refused form stores nothing"
     );
+    assert_accessible(&c, "refused progress report form").await;
     shot(&c, "form-error-zh", 1280).await;
     shot(&c, "form-error-zh", 390).await;
     let _ = c.issue_cmd(BrowserLog).await; // the 422 answer is expected
@@ -650,6 +742,7 @@ async fn pages_in_a_real_browser() {
     assert_clean_console(&c, "auditor's project page").await;
     c.goto(&format!("{base}/ui/reminders")).await.unwrap();
     assert_clean_console(&c, "reminder log").await;
+    assert_accessible(&c, "reminder log").await;
     shot(&c, "reminders-zh", 1280).await;
     c.goto(&format!("{base}/ui/?j=370300")).await.unwrap();
     assert_eq!(text(&c, "#scope").await, "370300", "drill-down to a city");
@@ -663,6 +756,7 @@ async fn pages_in_a_real_browser() {
         .expect("the admin lands on accounts");
     assert!(text(&c, "#accounts").await.contains("officer.yiyuan"));
     assert_clean_console(&c, "accounts").await;
+    assert_accessible(&c, "accounts").await;
     shot(&c, "accounts-zh", 1280).await;
 
     c.close().await.expect("close the browser");
@@ -776,7 +870,10 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         assert!(form.contains(field), "the generated form has {field}");
     }
     let post = |fields: Vec<(&'static str, &'static str)>| {
-        let mut all = vec![("csrf_token", csrf.clone())];
+        let mut all = vec![
+            ("csrf_token", csrf.clone()),
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+        ];
         all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
         client
             .post(format!("{}/ui/projects/{id}/steps/official", server.base))
@@ -844,7 +941,10 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
     let submitted = project_in(&server, "plan_submitted").await;
     let before = project_version(&server, &submitted).await;
     let review = |fields: Vec<(&'static str, &'static str)>| {
-        let mut all = vec![("csrf_token", csrf.clone())];
+        let mut all = vec![
+            ("csrf_token", csrf.clone()),
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+        ];
         all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
         client
             .post(format!(
@@ -871,6 +971,381 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
     assert_eq!(returned.status(), 303);
     let (project, _) = server.engine.load(&submitted).await.unwrap();
     assert_eq!(project.stage, domain::Stage::PlanReturned);
+}
+
+/// The idempotency key a drawn step form carries in its hidden field.
+fn form_key(page: &str) -> String {
+    let start = page
+        .find("name=\"idempotency_key\" value=\"")
+        .map(|i| i + "name=\"idempotency_key\" value=\"".len())
+        .expect("the form carries an idempotency key");
+    let key = &page[start..start + page[start..].find('"').expect("a closing quote")];
+    uuid::Uuid::parse_str(key).unwrap_or_else(|e| panic!("the key {key:?} is a UUID: {e}"));
+    key.to_string()
+}
+
+/// The events of a project whose metadata carries `key` (the command path stamps every event
+/// a keyed request appends).
+async fn events_with_key(server: &Server, id: &str, key: &str) -> usize {
+    server
+        .engine
+        .store
+        .read_stream("SubsidyProject", id)
+        .await
+        .expect("read the project's events")
+        .iter()
+        .filter(|e| e.metadata.get("idempotency_key").and_then(|v| v.as_str()) == Some(key))
+        .count()
+}
+
+/// A form sent twice (a double click, a reload of the answer, a resubmit after a lost answer)
+/// carries the key drawn with the form, so its command is stored once and both answers lead to
+/// the project page; a key is kept while the form only redraws itself and drawn anew after a
+/// refusal; a form without a key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_sent_twice_stores_its_command_once() {
+    let server = start_server().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
+    let cookie = format!("subsidy_session={session}");
+    let id = construction_project(&server).await;
+    let url = format!("{}/ui/projects/{id}/steps/official", server.base);
+    let draw = || async {
+        let page = client
+            .get(&url)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        form_key(&page.text().await.unwrap())
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields);
+        client
+            .post(&url)
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    let official = |key: &str, email: &str| {
+        vec![
+            ("idempotency_key", key.to_string()),
+            ("/role", "liaison".to_string()),
+            ("/official/name", "王示例".to_string()),
+            ("/official/post", "科员".to_string()),
+            ("/official/email", email.to_string()),
+        ]
+    };
+    let before = project_version(&server, &id).await;
+
+    // Every drawing of the form has its own key.
+    let key = draw().await;
+    assert_ne!(key, draw().await, "a fresh key per drawn form");
+
+    // The same body twice, one after the other: one event, the same answer twice.
+    let first = send(official(&key, "wang.demo@example.org")).await.unwrap();
+    let second = send(official(&key, "wang.demo@example.org")).await.unwrap();
+    assert_eq!(first.status(), 303);
+    assert_eq!(
+        second.status(),
+        303,
+        "the resubmit is answered, not refused"
+    );
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("/ui/projects/{id}?min_position=")),
+        "{location}"
+    );
+    assert_eq!(
+        second.headers()["location"].to_str().unwrap(),
+        location,
+        "both answers lead to the same project page"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before + 1,
+        "stored once"
+    );
+    assert_eq!(events_with_key(&server, &id, &key).await, 1);
+
+    // A double click: both sends at once. One runs the command, the other waits for its answer.
+    let key = draw().await;
+    let (a, b) = tokio::join!(
+        send(official(&key, "li.demo@example.org")),
+        send(official(&key, "li.demo@example.org"))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+    assert_eq!(a.headers()["location"], b.headers()["location"]);
+    assert_eq!(
+        project_version(&server, &id).await,
+        before + 2,
+        "stored once"
+    );
+    assert_eq!(events_with_key(&server, &id, &key).await, 1);
+
+    // Redrawn without being sent (a row added to the form): the same key.
+    let key = draw().await;
+    let mut fields = official(&key, "zhao.demo@example.org");
+    fields.push(("_add_row", "/nothing".to_string()));
+    let redrawn = send(fields).await.unwrap();
+    assert_eq!(redrawn.status(), 200);
+    assert_eq!(
+        form_key(&redrawn.text().await.unwrap()),
+        key,
+        "the key is kept"
+    );
+
+    // Refused by the command path: the refusal is that key's answer, so the form comes back
+    // with a new key, and the corrected form sent with it lands.
+    let refused = send(official(&key, "not-an-address")).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let next_key = form_key(&refused.text().await.unwrap());
+    assert_ne!(next_key, key, "a new key after a refusal");
+    let again = send(official(&key, "not-an-address")).await.unwrap();
+    assert_eq!(again.status(), 422, "the refusal again, stored nothing");
+    assert_eq!(project_version(&server, &id).await, before + 2);
+    let corrected = send(official(&next_key, "zhao.demo@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(corrected.status(), 303);
+    assert_eq!(project_version(&server, &id).await, before + 3);
+
+    // No key, or one the API would not take: refused, naming the field; nothing stored.
+    let mut fields = official("x", "sun.demo@example.org");
+    fields.remove(0);
+    let missing = send(fields).await.unwrap();
+    assert_eq!(missing.status(), 400);
+    assert!(missing.text().await.unwrap().contains("idempotency_key"));
+    let bad = send(official(&"k".repeat(256), "sun.demo@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("idempotency_key"));
+    assert_eq!(project_version(&server, &id).await, before + 3);
+}
+
+/// The registration form and the objection resolution form: each builds the API's body, is
+/// refused beside its box by the same checks, and lands through the command path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_and_objection_resolution_through_the_pages() {
+    let server = start_server().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (session, csrf) = form_login(&client, &server, "officer.yiyuan").await;
+    let cookie = format!("subsidy_session={session}");
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", server.base))
+            .header("Cookie", &cookie)
+            .send()
+    };
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut all = vec![("csrf_token", csrf.clone())];
+        all.extend(fields);
+        client
+            .post(format!("{}{path}", server.base))
+            .header("Cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+
+    // The officer's project list links to the registration form.
+    let list = get("/ui/projects".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("href=\"/ui/projects/new\""),
+        "a link to register"
+    );
+    let page = get("/ui/projects/new".into()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let form = page.text().await.unwrap();
+    let mut programmes = server.engine.programmes().all();
+    programmes.sort_by(|a, b| (&a.id, a.version).cmp(&(&b.id, b.version)));
+    let programme = format!("{}@{}", programmes[0].id, programmes[0].version);
+    // A day the programme registers projects on (its year).
+    let day = format!("{}-06-01", programmes[0].year);
+    for p in &programmes {
+        let choice = format!("<option value=\"{}@{}\"", p.id, p.version);
+        assert!(form.contains(&choice), "the registry's {choice} is offered");
+    }
+    assert!(
+        form.contains("value=\"370323\""),
+        "the jurisdiction is preset to the user's grant"
+    );
+    let register = |key: &str, jurisdiction: &str, date: &str| {
+        vec![
+            ("idempotency_key", key.to_string()),
+            ("name", "页面登记示例项目".to_string()),
+            ("programme", programme.clone()),
+            ("jurisdiction", jurisdiction.to_string()),
+            ("registered_on", date.to_string()),
+            ("description", "浏览器页面登记".to_string()),
+        ]
+    };
+    let head = server.engine.store.last_position().await.unwrap();
+
+    // Outside the user's grants, or not a date: refused beside the box, nothing stored.
+    let key = form_key(&form);
+    let outside = post("/ui/projects/new".into(), register(&key, "370302", &day))
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 422);
+    let text = outside.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-jurisdiction-error\"") && text.contains("370302"),
+        "the refusal is beside the jurisdiction box: {text}"
+    );
+    let key = form_key(&text);
+    let bad_date = post(
+        "/ui/projects/new".into(),
+        register(&key, "370323", "2026-13-01"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_date.status(), 422);
+    let text = bad_date.text().await.unwrap();
+    assert!(text.contains("id=\"f-registered-on-error\""), "{text}");
+    assert_eq!(
+        form_key(&text),
+        key,
+        "the key is kept: the command path was not reached"
+    );
+    assert_eq!(
+        server.engine.store.last_position().await.unwrap(),
+        head,
+        "nothing stored"
+    );
+
+    // Right: the new project's page; sent twice, registered once.
+    let first = post("/ui/projects/new".into(), register(&key, "370323", &day))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 303, "{}", first.text().await.unwrap());
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let again = post("/ui/projects/new".into(), register(&key, "370323", &day))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    assert_eq!(again.headers()["location"].to_str().unwrap(), location);
+    let new_id = location
+        .strip_prefix("/ui/projects/")
+        .and_then(|rest| rest.split('?').next())
+        .expect("the new project's page")
+        .to_string();
+    let (project, version) = server.engine.load(&new_id).await.unwrap();
+    assert_eq!(project.name, "页面登记示例项目");
+    assert_eq!(project.stage, domain::Stage::Registered);
+    assert_eq!(project.programme_id, programmes[0].id);
+    assert_eq!(events_with_key(&server, &new_id, &key).await, version);
+    let shown = get(location.clone()).await.unwrap().text().await.unwrap();
+    assert!(shown.contains("页面登记示例项目"), "the new project's page");
+
+    // The auditor may not register.
+    let (auditor, _) = form_login(&client, &server, "auditor.province").await;
+    let refused = client
+        .get(format!("{}/ui/projects/new", server.base))
+        .header("Cookie", format!("subsidy_session={auditor}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // An objection recorded during the notice, then resolved through its own form.
+    let id = project_in(&server, "notice").await;
+    let (project, _) = server.engine.load(&id).await.unwrap();
+    let notice = project
+        .notice
+        .clone()
+        .expect("a project in notice has a notice");
+    let raised = post(
+        format!("/ui/projects/{id}/steps/objection"),
+        vec![
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+            ("/objection_id", "WEB-001".into()),
+            ("/raised_on", notice.starts_on.to_string()),
+            ("/raised_by", "村民代表（示例）".into()),
+            ("/summary", "快递点营业时间过短".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(raised.status(), 303, "{}", raised.text().await.unwrap());
+    let page = get(format!("/ui/projects/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/ui/projects/{id}/steps/resolution")),
+        "an open objection: the resolution is offered"
+    );
+    let form = get(format!("/ui/projects/{id}/steps/resolution"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("<option value=\"WEB-001\""),
+        "the open objection is a choice"
+    );
+    assert!(form.contains("<option value=\"dismissed\""));
+    let resolve = |objection: &str| {
+        let mut fields = vec![
+            ("idempotency_key", uuid::Uuid::new_v4().to_string()),
+            ("/resolved_on", notice.ends_on.to_string()),
+            ("/outcome", "dismissed".to_string()),
+            ("/resolution", "经核实，异议不成立".to_string()),
+        ];
+        if !objection.is_empty() {
+            fields.push(("/objection_id", objection.to_string()));
+        }
+        post(format!("/ui/projects/{id}/steps/resolution"), fields)
+    };
+    let before = project_version(&server, &id).await;
+    let missing = resolve("").await.unwrap();
+    assert_eq!(missing.status(), 422);
+    let text = missing.text().await.unwrap();
+    assert!(
+        text.contains("id=\"f-objection_id-error\"")
+            || text.contains("id=\"f-objection-id-error\""),
+        "the missing objection is named beside its box: {text}"
+    );
+    let unknown = resolve("NO-SUCH").await.unwrap();
+    assert_eq!(
+        unknown.status(),
+        422,
+        "the domain refuses an unknown objection"
+    );
+    assert_eq!(
+        project_version(&server, &id).await,
+        before,
+        "nothing stored"
+    );
+    let resolved = resolve("WEB-001").await.unwrap();
+    assert_eq!(resolved.status(), 303, "{}", resolved.text().await.unwrap());
+    let (project, _) = server.engine.load(&id).await.unwrap();
+    let objection = &project.notice.as_ref().unwrap().objections["WEB-001"];
+    assert_eq!(
+        objection.resolution,
+        Some((
+            domain::commands::ObjectionOutcome::Dismissed,
+            "经核实，异议不成立".to_string()
+        ))
+    );
 }
 
 /// Logs in through the form: (session token, CSRF token).
