@@ -88,7 +88,7 @@ impl Tree {
         match n {
             0 => empty_root(),
             1 => self.levels[0][start],
-            _ if n.is_power_of_two() && start % n == 0 => {
+            _ if n.is_power_of_two() && start.is_multiple_of(n) => {
                 self.levels[n.trailing_zeros() as usize][start / n]
             }
             _ => {
