@@ -80,6 +80,17 @@ impl AnnexName {
         }
     }
 
+    /// The table's title as the seed gives it (without the year), for links and lists.
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            AnnexName::Progress => "附件1 各市智能快件箱安装进展情况表",
+            AnnexName::Operators => "附件2 主要智能快件箱企业全省安装计划",
+            AnnexName::Plans => "附件3 各市\\各企业智能快件箱安装计划表",
+            AnnexName::Officials => "附件4 智能快件箱进楼宇工程责任人名单",
+            AnnexName::Townships => "“快递进村”工作推进情况表（分镇）",
+        }
+    }
+
     pub fn description(self) -> &'static str {
         match self {
             AnnexName::Progress => "seed 000 annex 1, progress per city and quarter",

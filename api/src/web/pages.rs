@@ -393,7 +393,15 @@ struct DashboardPage {
     soon: Vec<DeadlineRow>,
     soon_total: usize,
     overdue_href: String,
+    exports: Vec<ExportLink>,
     position: i64,
+}
+
+/// One annex table offered for download on the dashboard (`GET /exports/annex/{name}`).
+struct ExportLink {
+    title: String,
+    xlsx: String,
+    csv: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -642,6 +650,26 @@ async fn dashboard_page(
         soon: deadline_rows(lang, &soon[..soon.len().min(DASHBOARD_ROWS)]),
         soon_total,
         overdue_href: format!("/ui/projects?jurisdiction={}&overdue=true", view.scope),
+        exports: crate::annex::AnnexName::ALL
+            .into_iter()
+            .map(|a| {
+                let href = |format: &str| {
+                    format!(
+                        "/exports/annex/{}?format={format}&jurisdiction={}",
+                        a.id(),
+                        view.scope
+                    )
+                };
+                ExportLink {
+                    title: match lang {
+                        Lang::Zh => a.title_zh().to_string(),
+                        Lang::En => format!("{} ({})", a.description(), a.title_zh()),
+                    },
+                    xlsx: href("xlsx"),
+                    csv: href("csv"),
+                }
+            })
+            .collect(),
         position,
     };
     Ok(html(StatusCode::OK, &page))

@@ -830,6 +830,43 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         .expect("a session cookie")
         .value()
         .to_string();
+    // The dashboard offers every annex table for the user's jurisdiction, and the links
+    // download the spreadsheets with the same session.
+    let dashboard = client
+        .get(format!("{}/ui/", server.base))
+        .header("Cookie", format!("subsidy_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["000-1", "000-2", "000-3", "000-4", "002-townships"] {
+        for format in ["xlsx", "csv"] {
+            // The page escapes `&` in attributes (askama writes `&#38;`).
+            let href = format!("/exports/annex/{name}?format={format}&#38;jurisdiction=370323");
+            assert!(dashboard.contains(&href), "the dashboard links {href}");
+        }
+    }
+    let xlsx = client
+        .get(format!(
+            "{}/exports/annex/002-townships?format=xlsx&jurisdiction=370323",
+            server.base
+        ))
+        .header("Cookie", format!("subsidy_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert_eq!(
+        xlsx.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        xlsx.bytes().await.unwrap().starts_with(b"PK"),
+        "an XLSX (zip) file"
+    );
+
     let id = construction_project(&server).await;
     let before = project_version(&server, &id).await;
     let r = client
