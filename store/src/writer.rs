@@ -311,27 +311,27 @@ const INSERT_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id,
 
 /// Every row of a batch in one statement, in the batch's order (`WITH ORDINALITY … ORDER BY`, so
 /// positions follow sequences within an append). JSON travels as `jsonb`, as the one-row insert
-/// binds it. No `ON CONFLICT`: a row whose key is taken fails the whole statement, so that the
-/// statement is all or nothing on its own.
+/// binds it. The rows refused by the key are simply not returned.
 const INSERT_MANY_POSTGRES: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
      SELECT t.aggregate_type, t.aggregate_id, t.sequence, t.event_type, t.event_version, t.payload, t.metadata \
      FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
        WITH ORDINALITY AS t(aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, ord) \
      ORDER BY t.ord \
+     ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING \
      RETURNING aggregate_type, aggregate_id, sequence, global_position";
 
-/// A batch on PostgreSQL: one autocommitted INSERT of every row — one round trip whatever the
-/// batch's size, atomic (one statement is one transaction) and durable when answered
-/// (`synchronous_commit`). When a key is taken (a conflict: nothing of the statement is stored),
-/// the batch starts again append by append, each in a savepoint, so that only the conflicting
-/// appends are refused.
+/// A batch on PostgreSQL: one INSERT of every row (one round trip whatever the batch's size),
+/// then one commit. An append is committed when all its rows came back, refused when none did;
+/// an append with only some (another process appended fewer events at the same sequences) makes
+/// the batch start again append by append, each in a savepoint.
 async fn insert_postgres(
     pool: &PgPool,
     jobs: &[&[SerializedEvent]],
 ) -> Result<Vec<Appended>, StoreError> {
     let what = "appending events";
     let rows = || jobs.iter().flat_map(|rows| rows.iter());
-    let returned: Vec<(String, String, i64, i64)> = match sqlx::query_as(INSERT_MANY_POSTGRES)
+    let mut tx = pool.begin().await.map_err(StoreError::db(what))?;
+    let returned: Vec<(String, String, i64, i64)> = sqlx::query_as(INSERT_MANY_POSTGRES)
         .bind(
             rows()
                 .map(|r| r.aggregate_type.as_str())
@@ -343,49 +343,40 @@ async fn insert_postgres(
         .bind(rows().map(|r| r.event_version.as_str()).collect::<Vec<_>>())
         .bind(rows().map(|r| &r.payload).collect::<Vec<_>>())
         .bind(rows().map(|r| &r.metadata).collect::<Vec<_>>())
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
-    {
-        Ok(returned) => returned,
-        Err(error) if is_unique_violation(&error) => {
-            return insert_postgres_each(pool, jobs).await;
-        }
-        Err(error) => return Err(StoreError::db(what)(error)),
-    };
+        .map_err(StoreError::db(what))?;
     let inserted: HashMap<(&str, &str, i64), i64> = returned
         .iter()
         .map(|(t, id, seq, pos)| ((t.as_str(), id.as_str(), *seq), *pos))
         .collect();
-    jobs.iter()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| {
-                    inserted
-                        .get(&(
-                            r.aggregate_type.as_str(),
-                            r.aggregate_id.as_str(),
-                            r.sequence as i64,
-                        ))
-                        .copied()
-                })
-                .collect::<Option<Vec<i64>>>()
-                .and_then(|positions| positions.into_iter().max())
-                .map(Appended::Committed)
-                .ok_or_else(|| {
-                    StoreError::Repository(
-                        "the database committed a batch of events but did not return every row's position".into(),
-                    )
-                })
-        })
-        .collect()
-}
-
-/// Whether a database error is a unique-key violation (SQLSTATE 23505).
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "23505")
+    let mut results = Vec::with_capacity(jobs.len());
+    for rows in jobs {
+        let positions: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| {
+                inserted
+                    .get(&(
+                        r.aggregate_type.as_str(),
+                        r.aggregate_id.as_str(),
+                        r.sequence as i64,
+                    ))
+                    .copied()
+            })
+            .collect();
+        if positions.is_empty() {
+            results.push(Appended::Conflict);
+        } else if positions.len() == rows.len() {
+            results.push(Appended::Committed(
+                positions.into_iter().max().expect("one position"),
+            ));
+        } else {
+            tx.rollback().await.map_err(StoreError::db(what))?;
+            return insert_postgres_each(pool, jobs).await;
+        }
+    }
+    tx.commit().await.map_err(StoreError::db(what))?;
+    Ok(results)
 }
 
 /// A batch on PostgreSQL append by append, each append of several rows in a savepoint.
