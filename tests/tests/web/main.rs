@@ -86,10 +86,16 @@ struct Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         // chromedriver leads its own process group: ending the group also ends a Chromium
-        // left open by a test that failed before closing its session.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
+        // left open by a test that failed before closing its session. kill(2) on the negated
+        // group id, checked to be a real group (> 1): a wrong argument to kill(1) can mean
+        // "every process" (-1), which once took the whole machine down.
+        let group = self.child.id() as libc::pid_t;
+        if group > 1 {
+            // SAFETY: kill(2) with a negative pid signals that process group only.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
