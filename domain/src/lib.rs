@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod fixtures;
+pub mod replay;
 pub mod stage;
 pub mod types;
 pub mod validate;
