@@ -524,10 +524,23 @@ async fn crash_consistency(kind: Kind) {
                 }
             })
             .await;
-            assert!(
-                arrived.is_ok(),
-                "{kind:?}: no reminder reached the SMTP server in 30 s"
-            );
+            if arrived.is_err() {
+                let pending: i64 = count(
+                    &db,
+                    "SELECT COUNT(*) FROM reminder_outbox WHERE status = 'pending'",
+                )
+                .await;
+                let sent: i64 = count(
+                    &db,
+                    "SELECT COUNT(*) FROM reminder_outbox WHERE status = 'sent'",
+                )
+                .await;
+                panic!(
+                    "{kind:?}: no reminder reached the SMTP server in 30 s \
+                     (outbox: {pending} pending, {sent} sent)\nserver log:\n{}",
+                    log_tail(&spec.log)
+                );
+            }
         } else {
             tokio::time::sleep(Duration::from_millis(rng.gen_range(50..=600))).await;
         }

@@ -208,9 +208,12 @@ impl Scheduler {
             problems: plan.problems.clone(),
             ..Default::default()
         };
-        for r in &plan.reminders {
-            let key = r.key();
-            if self.outbox.contains(&key).await? {
+        let keys: Vec<String> = plan.reminders.iter().map(DueReminder::key).collect();
+        let recorded = self.outbox.recorded_keys(&keys).await?;
+        let mut rows = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (r, key) in plan.reminders.iter().zip(keys) {
+            if recorded.contains(&key) || !seen.insert(key.clone()) {
                 report.already_recorded += 1;
                 continue;
             }
@@ -224,7 +227,7 @@ impl Scheduler {
                     continue;
                 }
             };
-            let row = NewReminder {
+            rows.push(NewReminder {
                 key,
                 project_id: r.deadline.project_id.clone(),
                 deadline_id: r.deadline.deadline.id.clone(),
@@ -242,13 +245,13 @@ impl Scheduler {
                 subject: rendered.subject,
                 message: rendered.message,
                 reason: r.reason.clone(),
-            };
-            if self.outbox.enqueue(&row, now).await? {
-                report.inserted += 1;
-            } else {
-                report.already_recorded += 1;
-            }
+            });
         }
+        // One transaction for the whole plan; a row another scheduler recorded meanwhile is
+        // skipped by the conflict clause and counted as already recorded.
+        let inserted = self.outbox.enqueue_all(&rows, now).await?;
+        report.inserted = inserted;
+        report.already_recorded += rows.len() - inserted.min(rows.len());
         Ok(report)
     }
 
@@ -320,40 +323,84 @@ impl Scheduler {
         }
     }
 
-    /// One scheduler tick: plan for the Shanghai date of the clock, record, deliver.
-    pub async fn tick(&self) -> Result<(EnqueueReport, DeliveryReport), ReminderError> {
+    /// Plans the reminders owed on the Shanghai date of the clock and records the new ones.
+    pub async fn enqueue_owed(&self) -> Result<EnqueueReport, ReminderError> {
         let today = shanghai_today(self.clock.now());
         let plan = self.plan(today).await?;
         let enqueued = self.enqueue(&plan).await?;
         for p in &enqueued.problems {
             tracing::warn!("{p}");
         }
+        Ok(enqueued)
+    }
+
+    /// One scheduler tick: plan for the Shanghai date of the clock, record, deliver.
+    pub async fn tick(&self) -> Result<(EnqueueReport, DeliveryReport), ReminderError> {
+        let enqueued = self.enqueue_owed().await?;
         let delivered = self.deliver_ready().await?;
         Ok((enqueued, delivered))
     }
 
-    /// Ticks every `every` until `shutdown` resolves (for `subsidy serve`). Errors are logged
-    /// and the next tick tries again: the outbox keeps every reminder meanwhile.
+    /// Runs until `shutdown` resolves (for `subsidy serve`): planning every `every`, and
+    /// delivery every `every` and whenever planning recorded something. The two run side by
+    /// side, so that mail already in the outbox never waits for a plan: planning a province's
+    /// day can take seconds, and after a restart the pending rows go out at once. Errors are
+    /// logged and the next round tries again: the outbox keeps every reminder meanwhile.
     pub async fn run(
         self: Arc<Self>,
         every: std::time::Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = interval.tick() => {
-                    match self.tick().await {
-                        Ok((e, d)) => tracing::info!(
-                            inserted = e.inserted, delivered = d.delivered,
-                            retry_later = d.retry_later, failed = d.failed, "reminder tick"),
-                        Err(e) => tracing::error!("reminder tick failed: {e}"),
+        let recorded = Arc::new(tokio::sync::Notify::new());
+        let planner = {
+            let this = self.clone();
+            let recorded = recorded.clone();
+            async move {
+                let mut interval = tokio::time::interval(every);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    interval.tick().await;
+                    match this.enqueue_owed().await {
+                        Ok(e) => {
+                            if e.inserted > 0 {
+                                recorded.notify_one();
+                            }
+                            tracing::info!(
+                                planned = e.planned,
+                                inserted = e.inserted,
+                                "reminders planned"
+                            );
+                        }
+                        Err(e) => tracing::error!("planning reminders failed: {e}"),
                     }
                 }
             }
+        };
+        let deliverer = async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    _ = recorded.notified() => {}
+                }
+                match self.deliver_ready().await {
+                    Ok(d) if d == DeliveryReport::default() => {}
+                    Ok(d) => tracing::info!(
+                        delivered = d.delivered,
+                        retry_later = d.retry_later,
+                        failed = d.failed,
+                        lease_lost = d.lease_lost,
+                        "reminders delivered"
+                    ),
+                    Err(e) => tracing::error!("delivering reminders failed: {e}"),
+                }
+            }
+        };
+        tokio::select! {
+            _ = shutdown => {}
+            _ = planner => {}
+            _ = deliverer => {}
         }
     }
 }

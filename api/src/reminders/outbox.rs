@@ -191,6 +191,104 @@ impl Outbox {
         Ok(n == 1)
     }
 
+    /// Inserts every reminder of `rows` whose key is not yet recorded, in one transaction (one
+    /// commit for a whole plan instead of one per reminder); returns how many were inserted.
+    /// The conflict clause is the one of [`Outbox::enqueue`], for the same reason.
+    pub async fn enqueue_all(
+        &self,
+        rows: &[NewReminder],
+        now: DateTime<Utc>,
+    ) -> Result<usize, ReminderError> {
+        /// Rows per statement: 14 parameters each, far below either backend's limit.
+        const CHUNK: usize = 64;
+        macro_rules! insert_all {
+            ($pool:expr, $db:ty) => {{
+                let mut tx = $pool
+                    .begin()
+                    .await
+                    .map_err(ReminderError::db("recording reminders in the outbox"))?;
+                let mut inserted = 0u64;
+                let now = ts(now);
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO reminder_outbox (reminder_key, project_id, deadline_id, due_on, \
+                         kind, recipient_email, recipient_name, recipient_role, message_id, subject, \
+                         message, reason, created_at, status, attempts, next_attempt_at) ",
+                    );
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.key)
+                            .push_bind(&r.project_id)
+                            .push_bind(&r.deadline_id)
+                            .push_bind(&r.due_on)
+                            .push_bind(&r.kind)
+                            .push_bind(&r.recipient_email)
+                            .push_bind(&r.recipient_name)
+                            .push_bind(&r.recipient_role)
+                            .push_bind(&r.message_id)
+                            .push_bind(&r.subject)
+                            .push_bind(&r.message)
+                            .push_bind(&r.reason)
+                            .push_bind(now.clone())
+                            .push("'pending'")
+                            .push("0")
+                            .push_bind(now.clone());
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    inserted += q
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(ReminderError::db("recording reminders in the outbox"))?
+                        .rows_affected();
+                }
+                tx.commit()
+                    .await
+                    .map_err(ReminderError::db("recording reminders in the outbox"))?;
+                inserted
+            }};
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let inserted = match &self.db {
+            Db::Sqlite(pool) => insert_all!(pool, sqlx::Sqlite),
+            Db::Postgres(pool) => insert_all!(pool, sqlx::Postgres),
+        };
+        Ok(usize::try_from(inserted).unwrap_or(usize::MAX))
+    }
+
+    /// Which of `keys` are already in the outbox (any status): one query per 500 keys rather
+    /// than one per key, so a plan of thousands of reminders costs a few round trips.
+    pub async fn recorded_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, ReminderError> {
+        const CHUNK: usize = 500;
+        let mut found = std::collections::HashSet::new();
+        for chunk in keys.chunks(CHUNK) {
+            macro_rules! select {
+                ($pool:expr, $db:ty) => {{
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT reminder_key FROM reminder_outbox WHERE reminder_key IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for k in chunk {
+                        list.push_bind(k);
+                    }
+                    q.push(")");
+                    q.build_query_as::<(String,)>().fetch_all($pool).await
+                }};
+            }
+            let rows = match &self.db {
+                Db::Sqlite(pool) => select!(pool, sqlx::Sqlite),
+                Db::Postgres(pool) => select!(pool, sqlx::Postgres),
+            }
+            .map_err(ReminderError::db("looking up reminders"))?;
+            found.extend(rows.into_iter().map(|(k,)| k));
+        }
+        Ok(found)
+    }
+
     /// Whether a reminder with this key is already in the outbox (any status).
     pub async fn contains(&self, key: &str) -> Result<bool, ReminderError> {
         let rows = fetch_all!(
