@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod deadlines;
+pub mod jurisdictions;
 pub mod programme;
 
 pub use programme::{

@@ -98,7 +98,7 @@ fn layout(lang: Lang, ctx: Option<&Ctx>, title: String, nav: &'static str, here:
                 .user
                 .jurisdictions
                 .iter()
-                .map(|j| j.as_str().to_string())
+                .map(|j| place(j.as_str()))
                 .collect::<Vec<_>>()
                 .join(", "),
             reads_projects: c.principal.user.role.reads_projects(),
@@ -133,6 +133,15 @@ struct ErrorPage {
     l: Layout,
     heading: String,
     detail: String,
+}
+
+/// A jurisdiction as pages show it: its name and code (沂源县 370323), or the code alone when
+/// the table of names (`workflows::jurisdictions`) does not know it.
+fn place(code: &str) -> String {
+    match workflows::jurisdictions::name(code) {
+        Some(name) => format!("{name} {code}"),
+        None => code.to_string(),
+    }
 }
 
 /// An API error as a page, with the API's status (404 outside the user's jurisdictions).
@@ -347,6 +356,7 @@ pub struct Bar {
 
 pub struct ChildRow {
     pub code: String,
+    pub name: String,
     pub href: Option<String>,
     pub projects: i64,
     pub suspended: i64,
@@ -434,7 +444,7 @@ fn deadline_rows(lang: Lang, list: &[projections::deadlines::Deadline]) -> Vec<D
         .map(|d| DeadlineRow {
             project_id: d.project_id.clone(),
             project_name: d.project_name.clone(),
-            jurisdiction: d.jurisdiction.clone(),
+            jurisdiction: place(&d.jurisdiction),
             name: d.deadline.name.clone(),
             due_on: d.deadline.due_on.map(|x| x.to_string()).unwrap_or_default(),
             days_late: d
@@ -556,6 +566,7 @@ async fn dashboard_page(
             ChildRow {
                 href: (c.jurisdiction != view.scope).then(|| format!("/ui/?j={}", c.jurisdiction)),
                 code: c.jurisdiction.clone(),
+                name: workflows::jurisdictions::label(&c.jurisdiction),
                 projects: c.projects,
                 suspended: c.suspended,
                 approved: yuan(sum(|f| f.approved_fen)),
@@ -633,10 +644,10 @@ async fn dashboard_page(
     let page = DashboardPage {
         l: ctx_layout(
             ctx,
-            format!("{} · {}", m.dashboard, view.scope),
+            format!("{} · {}", m.dashboard, place(&view.scope)),
             "dashboard",
         ),
-        scope: view.scope.clone(),
+        scope: place(&view.scope),
         up,
         total_projects: view.total.projects,
         funnel,
@@ -788,7 +799,7 @@ async fn projects_page(
             id: p.id.clone(),
             name: p.name.clone(),
             programme: format!("{}@v{}", p.programme_id, p.programme_version),
-            jurisdiction: p.jurisdiction.clone(),
+            jurisdiction: place(&p.jurisdiction),
             stage: Stage::from_id(&p.stage)
                 .map(|s| lang.stage(s).to_string())
                 .unwrap_or_else(|| p.stage.clone()),
@@ -879,6 +890,7 @@ pub struct StepLink {
 struct ProjectPage {
     l: Layout,
     p: ProjectView,
+    place: String,
     stage: String,
     as_of: String,
     deadlines: Vec<DeadlineLine>,
@@ -1075,6 +1087,7 @@ async fn project_page(
         .collect();
     let page = ProjectPage {
         l: ctx_layout(ctx, view.name.clone(), "projects"),
+        place: view.jurisdiction.as_deref().map(place).unwrap_or_default(),
         stage: lang.stage(project.stage).to_string(),
         as_of: q.as_of.map(|d| d.to_string()).unwrap_or_default(),
         deadlines,

@@ -478,7 +478,7 @@ async fn pages_in_a_real_browser() {
     log_in(&c, &base, "officer.yiyuan").await;
     assert_clean_console(&c, "dashboard").await;
     assert_accessible(&c, "dashboard").await;
-    assert_eq!(text(&c, "#scope").await, "370323");
+    assert_eq!(text(&c, "#scope").await, "沂源县 370323");
     let who = text(&c, "#who").await;
     assert!(who.contains("经办人员") && who.contains("370323"), "{who}");
     let total: i64 = text(&c, "#total-projects").await.parse().unwrap();
@@ -751,7 +751,11 @@ async fn pages_in_a_real_browser() {
     assert_accessible(&c, "reminder log").await;
     shot(&c, "reminders-zh", 1280).await;
     c.goto(&format!("{base}/ui/?j=370300")).await.unwrap();
-    assert_eq!(text(&c, "#scope").await, "370300", "drill-down to a city");
+    assert_eq!(
+        text(&c, "#scope").await,
+        "淄博市 370300",
+        "drill-down to a city"
+    );
     log_out(&c).await;
 
     // The admin: the accounts page.
