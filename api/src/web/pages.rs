@@ -203,6 +203,7 @@ struct LoginPage {
     next: String,
     username: String,
     failure: Option<String>,
+    token: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -210,20 +211,63 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(req: HttpRequest, q: web::Query<NextQuery>) -> HttpResponse {
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<NextQuery>,
+) -> HttpResponse {
     let lang = lang_of(&req);
     let next = q
         .next
         .clone()
         .filter(|n| safe_next(n))
         .unwrap_or_else(|| "/ui/".into());
-    let page = LoginPage {
-        l: layout(lang, None, lang.msgs().log_in.into(), "", &req_here(&req)),
+    login_page(
+        lang,
+        &state,
+        StatusCode::OK,
         next,
-        username: String::new(),
-        failure: None,
+        String::new(),
+        None,
+        &req_here(&req),
+    )
+}
+
+/// The cookie holding the log-in form's token (double submit): a form posted from another
+/// site carries neither (the cookie is SameSite=Strict), so nobody can log a victim's browser
+/// into an account of the attacker's choosing (log-in CSRF).
+const LOGIN_COOKIE: &str = "subsidy_login";
+
+/// The log-in page with a fresh form token, set in its cookie too.
+fn login_page(
+    lang: Lang,
+    state: &AppState,
+    status: StatusCode,
+    next: String,
+    username: String,
+    failure: Option<String>,
+    here: &str,
+) -> HttpResponse {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let page = LoginPage {
+        l: layout(lang, None, lang.msgs().log_in.into(), "", here),
+        next,
+        username,
+        failure,
+        token: token.clone(),
     };
-    html(StatusCode::OK, &page)
+    let mut response = html(status, &page);
+    let cookie = actix_web::cookie::Cookie::build(LOGIN_COOKIE, token)
+        .path("/ui/login")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(state.tls)
+        .max_age(actix_web::cookie::time::Duration::hours(12))
+        .finish();
+    if let Err(e) = response.add_cookie(&cookie) {
+        tracing::error!("cannot set the log-in form cookie: {e}");
+    }
+    response
 }
 
 fn req_here(req: &HttpRequest) -> String {
@@ -239,6 +283,9 @@ pub struct LoginFields {
     password: String,
     #[serde(default)]
     next: String,
+    /// The form's token, equal to the [`LOGIN_COOKIE`] of the page that drew the form.
+    #[serde(default)]
+    login_token: String,
 }
 
 /// The log-in form: the API's log-in with a cookie session, then back to where the user was.
@@ -254,16 +301,37 @@ pub async fn login_submit(
     } else {
         "/ui/".to_string()
     };
+    let cookie = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_string());
+    if form.login_token.is_empty() || !csrf_matches(cookie.as_deref(), Some(&form.login_token)) {
+        let m = lang.msgs();
+        return login_page(
+            lang,
+            &state,
+            StatusCode::FORBIDDEN,
+            next,
+            form.username,
+            Some(m.login_expired.to_string()),
+            "/ui/login",
+        );
+    }
     let body = LoginBody {
         username: form.username.clone(),
         password: form.password,
         cookie: true,
     };
     match handlers::log_in(&req, &state, body).await {
-        Ok((mut response, _)) => response
-            .status(StatusCode::SEE_OTHER)
-            .insert_header((header::LOCATION, next))
-            .finish(),
+        Ok((mut response, _)) => {
+            // The form token has done its work: the session's own CSRF token takes over.
+            let mut spent = actix_web::cookie::Cookie::build(LOGIN_COOKIE, "")
+                .path("/ui/login")
+                .finish();
+            spent.make_removal();
+            response
+                .status(StatusCode::SEE_OTHER)
+                .insert_header((header::LOCATION, next))
+                .cookie(spent)
+                .finish()
+        }
         Err(e) => {
             let m = lang.msgs();
             let (status, failure) = match e {
@@ -273,13 +341,15 @@ pub async fn login_submit(
                 }
                 other => return error_page(lang, None, &other),
             };
-            let page = LoginPage {
-                l: layout(lang, None, m.log_in.into(), "", "/ui/login"),
+            login_page(
+                lang,
+                &state,
+                status,
                 next,
-                username: form.username,
-                failure: Some(failure.to_string()),
-            };
-            html(status, &page)
+                form.username,
+                Some(failure.to_string()),
+                "/ui/login",
+            )
         }
     }
 }

@@ -821,14 +821,47 @@ async fn pages_carry_the_security_headers_and_check_csrf() {
         .unwrap()
         .starts_with("text/css"));
 
+    // Log-in CSRF: a log-in form posted without the token of a form this site drew (as a
+    // page of another site would post it) is refused and opens no session; with a token
+    // that is not the cookie's, too.
+    for (cookie, token) in [
+        (None, None),
+        (None, Some("0".repeat(32))),
+        (Some("a".repeat(32)), Some("b".repeat(32))),
+    ] {
+        let mut post = client.post(format!("{}/ui/login", server.base));
+        if let Some(cookie) = &cookie {
+            post = post.header("Cookie", format!("subsidy_login={cookie}"));
+        }
+        let mut fields = vec![
+            ("username", "officer.yiyuan".to_string()),
+            ("password", DEMO_PASSWORD.to_string()),
+            ("next", "/ui/".to_string()),
+        ];
+        if let Some(token) = token {
+            fields.push(("login_token", token));
+        }
+        let r = post.form(&fields).send().await.unwrap();
+        assert_eq!(r.status(), 403, "a log-in without its form token");
+        assert!(r.cookies().all(|c| c.name() != "subsidy_session"));
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("id=\"login-error\"") && page.contains("已过期"),
+            "{page}"
+        );
+    }
+
     // Logged in through the form: a form post without the session's CSRF token is refused
     // and stores nothing.
+    let (cookie, token) = login_form_token(&client, &server).await;
     let r = client
         .post(format!("{}/ui/login", server.base))
+        .header("Cookie", format!("subsidy_login={cookie}"))
         .form(&[
             ("username", "officer.yiyuan"),
             ("password", DEMO_PASSWORD),
             ("next", "/ui/"),
+            ("login_token", token.as_str()),
         ])
         .send()
         .await
@@ -1395,14 +1428,38 @@ async fn registration_and_objection_resolution_through_the_pages() {
     );
 }
 
+/// Opens the log-in page as a browser would: (its form-token cookie, the form's hidden token).
+async fn login_form_token(client: &reqwest::Client, server: &Server) -> (String, String) {
+    let r = client
+        .get(format!("{}/ui/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .cookies()
+        .find(|c| c.name() == "subsidy_login")
+        .expect("the log-in page sets its form-token cookie")
+        .value()
+        .to_string();
+    let page = r.text().await.unwrap();
+    let marker = "name=\"login_token\" value=\"";
+    let at = page.find(marker).expect("the form carries its token") + marker.len();
+    let token = page[at..].split('"').next().unwrap().to_string();
+    assert_eq!(token, cookie, "the form's token is the cookie's");
+    (cookie, token)
+}
+
 /// Logs in through the form: (session token, CSRF token).
 async fn form_login(client: &reqwest::Client, server: &Server, user: &str) -> (String, String) {
+    let (cookie, token) = login_form_token(client, server).await;
     let r = client
         .post(format!("{}/ui/login", server.base))
+        .header("Cookie", format!("subsidy_login={cookie}"))
         .form(&[
             ("username", user),
             ("password", DEMO_PASSWORD),
             ("next", "/ui/"),
+            ("login_token", token.as_str()),
         ])
         .send()
         .await
