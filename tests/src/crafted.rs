@@ -162,13 +162,7 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
         ],
     )
     .await;
-    out.push(expect(
-        id,
-        "settlement_before_acceptance",
-        None,
-        &[6],
-        None,
-    ));
+    out.push(expect(id, "settlement_before_acceptance", None, &[6], None));
 
     // Two tranches that together exceed the approval.
     let id = "crafted-payment-above-approval";

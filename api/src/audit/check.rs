@@ -101,7 +101,9 @@ impl FindingKind {
 
     pub fn title_zh(self) -> &'static str {
         match self {
-            FindingKind::PaymentBeforeNoticeClosed => "项目公示未依法结束（或异议未处理完毕）即拨付资金",
+            FindingKind::PaymentBeforeNoticeClosed => {
+                "项目公示未依法结束（或异议未处理完毕）即拨付资金"
+            }
             FindingKind::SettlementBeforeAcceptance => "未通过考核验收即进行资金清算",
             FindingKind::PaymentExceedsApproval => "按资金来源累计拨付超过批复金额",
             FindingKind::PoorEvaluationWithoutSettledClawback => "绩效评价为“差”，资金追回未办结",
@@ -350,15 +352,7 @@ pub fn check_project(
                 paid_on,
                 ..
             } => payment(
-                i,
-                *source,
-                *amount,
-                *paid_on,
-                false,
-                &notice,
-                inspection,
-                &mut funds,
-                &mut raw,
+                i, *source, *amount, *paid_on, false, &notice, inspection, &mut funds, &mut raw,
             ),
             E::FundsSettled {
                 source,
@@ -391,7 +385,9 @@ pub fn check_project(
     }
 
     if let Some((evaluated, Grade::Poor)) = evaluation {
-        let paid = funds.values().fold(Fen::ZERO, |t, f| t.add_recorded(f.paid));
+        let paid = funds
+            .values()
+            .fold(Fen::ZERO, |t, f| t.add_recorded(f.paid));
         let ordered = funds
             .values()
             .fold(Fen::ZERO, |t, f| t.add_recorded(f.ordered));
@@ -406,7 +402,10 @@ pub fn check_project(
             let (zh, en) = if ordered == Fen::ZERO {
                 (
                     format!("绩效评价为差，已拨付 {}，未责令追回", fen(paid)),
-                    format!("evaluated 差 (poor) after {} was paid; no clawback was ordered", fen(paid)),
+                    format!(
+                        "evaluated 差 (poor) after {} was paid; no clawback was ordered",
+                        fen(paid)
+                    ),
                 )
             } else {
                 (
@@ -432,7 +431,12 @@ pub fn check_project(
                 } else {
                     outstanding
                 }),
-                ..Raw::new(FindingKind::PoorEvaluationWithoutSettledClawback, zh, en, proof)
+                ..Raw::new(
+                    FindingKind::PoorEvaluationWithoutSettledClawback,
+                    zh,
+                    en,
+                    proof,
+                )
             });
         }
     }
@@ -478,7 +482,10 @@ pub fn check_project(
             due_on: r.due_on,
             met_on: r.met_on,
             working_days_late: r.late,
-            events: set.into_iter().map(|i| ProvingEvent::from(&events[i])).collect(),
+            events: set
+                .into_iter()
+                .map(|i| ProvingEvent::from(&events[i]))
+                .collect(),
         });
     }
     out.findings.sort_by(|a, b| {
@@ -537,9 +544,10 @@ fn payment(
     let what_zh = if settlement { "清算" } else { "拨付" };
     let what_en = if settlement { "settlement" } else { "tranche" };
     if amount > Fen::ZERO {
-        let clean = notice.as_ref().and_then(|n| n.closed.as_ref()).filter(
-            |(_, closed_on, open)| open.is_empty() && paid_on >= *closed_on,
-        );
+        let clean = notice
+            .as_ref()
+            .and_then(|n| n.closed.as_ref())
+            .filter(|(_, closed_on, open)| open.is_empty() && paid_on >= *closed_on);
         if clean.is_none() {
             let mut proof = vec![i];
             let (zh, en) = match notice {
@@ -582,7 +590,11 @@ fn payment(
                 amount: Some(amount),
                 ..Raw::new(
                     FindingKind::PaymentBeforeNoticeClosed,
-                    format!("{}资金{what_zh} {}（{paid_on}）：{zh}", source.label_zh(), fen(amount)),
+                    format!(
+                        "{}资金{what_zh} {}（{paid_on}）：{zh}",
+                        source.label_zh(),
+                        fen(amount)
+                    ),
                     format!("{source:?} {what_en} of {} on {paid_on}: {en}", fen(amount)),
                     proof,
                 )
@@ -611,9 +623,20 @@ fn payment(
                 amount: Some(amount),
                 ..Raw::new(
                     FindingKind::SettlementBeforeAcceptance,
-                    format!("{}资金清算 {}（{paid_on}）：{zh}", source.label_zh(), fen(amount)),
-                    format!("{source:?} settlement of {} on {paid_on}: {en}", fen(amount)),
-                    inspection.map(|(e, _, _)| e).into_iter().chain([i]).collect(),
+                    format!(
+                        "{}资金清算 {}（{paid_on}）：{zh}",
+                        source.label_zh(),
+                        fen(amount)
+                    ),
+                    format!(
+                        "{source:?} settlement of {} on {paid_on}: {en}",
+                        fen(amount)
+                    ),
+                    inspection
+                        .map(|(e, _, _)| e)
+                        .into_iter()
+                        .chain([i])
+                        .collect(),
                 )
             });
         }
@@ -624,7 +647,11 @@ fn payment(
     f.payments.push(i);
     if f.paid > f.approved {
         let excess = f.paid.saturating_sub(before.max(f.approved));
-        let events = f.approval.into_iter().chain(f.payments.iter().copied()).collect();
+        let events = f
+            .approval
+            .into_iter()
+            .chain(f.payments.iter().copied())
+            .collect();
         raw.push(Raw {
             source: Some(source),
             amount: Some(excess),
@@ -707,7 +734,10 @@ fn deadline_findings(
         problems.push(CheckProblem {
             project_id: project.clone(),
             sequence: None,
-            what: format!("deadline {} ({}) not judged: {}", u.id, u.nominal_due, u.reason),
+            what: format!(
+                "deadline {} ({}) not judged: {}",
+                u.id, u.nominal_due, u.reason
+            ),
         });
     }
     let ended_on = facts.ended_on.filter(|d| *d <= today);
@@ -722,14 +752,22 @@ fn deadline_findings(
         let report = d.source == DeadlineSource::Report;
         // (until when it counts late, why, whether it was met late)
         let (until, state_zh, state_en) = match d.status {
-            DeadlineStatus::Overdue => (today, format!("截至 {today} 仍未完成"), format!("still open on {today}")),
+            DeadlineStatus::Overdue => (
+                today,
+                format!("截至 {today} 仍未完成"),
+                format!("still open on {today}"),
+            ),
             DeadlineStatus::MetLate => {
                 let met = d.met_on.expect("met late has a date");
                 (met, format!("{met} 才完成"), format!("met only on {met}"))
             }
             DeadlineStatus::Waived if d.met_on.is_none() && !suspended_at(due) => {
                 match ended_on.filter(|e| due < *e) {
-                    Some(e) => (e, format!("项目于 {e} 结束时仍未完成"), format!("still unmet when the project ended on {e}")),
+                    Some(e) => (
+                        e,
+                        format!("项目于 {e} 结束时仍未完成"),
+                        format!("still unmet when the project ended on {e}"),
+                    ),
                     None => continue,
                 }
             }
@@ -755,8 +793,12 @@ fn deadline_findings(
         if d.status == DeadlineStatus::Waived {
             proof.extend(ended);
         }
-        let late_zh = late.map_or("（工作日数待日历发布）".to_string(), |n| format!("，逾期 {n} 个工作日"));
-        let late_en = late.map_or(" (working days not yet countable)".to_string(), |n| format!(", {n} working day(s) late"));
+        let late_zh = late.map_or("（工作日数待日历发布）".to_string(), |n| {
+            format!("，逾期 {n} 个工作日")
+        });
+        let late_en = late.map_or(" (working days not yet countable)".to_string(), |n| {
+            format!(", {n} working day(s) late")
+        });
         raw.push(Raw {
             deadline_id: Some(d.id.clone()),
             due_on: Some(due),
@@ -764,8 +806,14 @@ fn deadline_findings(
             late,
             ..Raw::new(
                 kind,
-                format!("{}（{}）应于 {due} 前完成：{state_zh}{late_zh}；{}", d.name, d.id, d.explanation_zh),
-                format!("{} ({}) was due on {due}: {state_en}{late_en}; {}", d.name, d.id, d.explanation),
+                format!(
+                    "{}（{}）应于 {due} 前完成：{state_zh}{late_zh}；{}",
+                    d.name, d.id, d.explanation_zh
+                ),
+                format!(
+                    "{} ({}) was due on {due}: {state_en}{late_en}; {}",
+                    d.name, d.id, d.explanation
+                ),
                 proof,
             )
         });
@@ -964,12 +1012,18 @@ pub async fn check_store(
     }
     // Finance first, then by project and the first proving event.
     report.findings.sort_by(|a, b| {
-        (a.severity, &a.project_id, a.events.first().map(|e| e.sequence), a.kind).cmp(&(
-            b.severity,
-            &b.project_id,
-            b.events.first().map(|e| e.sequence),
-            b.kind,
-        ))
+        (
+            a.severity,
+            &a.project_id,
+            a.events.first().map(|e| e.sequence),
+            a.kind,
+        )
+            .cmp(&(
+                b.severity,
+                &b.project_id,
+                b.events.first().map(|e| e.sequence),
+                b.kind,
+            ))
     });
     Ok(report)
 }
@@ -992,7 +1046,10 @@ pub fn render_text(report: &CheckReport) -> String {
         s,
         "compliance check as of {} ({}), up to position {}: {} projects, {} events",
         report.as_of,
-        report.jurisdiction.as_deref().unwrap_or("all jurisdictions"),
+        report
+            .jurisdiction
+            .as_deref()
+            .unwrap_or("all jurisdictions"),
         report.cut_position,
         report.projects,
         report.events

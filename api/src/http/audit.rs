@@ -95,7 +95,10 @@ pub async fn findings(
     principal: Principal,
     query: web::Query<FindingsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_role(&[Role::Auditor, Role::Supervisor], "read compliance findings")?;
+    principal.require_role(
+        &[Role::Auditor, Role::Supervisor],
+        "read compliance findings",
+    )?;
     let query = query.into_inner();
     let scope = match super::handlers::scope_param(query.jurisdiction.as_deref())? {
         Some(code) => code,

@@ -72,7 +72,9 @@ async fn assert_proofs_are_stored(engine: &Engine, report: &CheckReport) {
                 e.sequence
             );
             assert_eq!(
-                e.recorded_at.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+                e.recorded_at
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .unwrap(),
                 s.recorded_at
             );
         }
@@ -115,7 +117,10 @@ async fn crafted_histories_give_exactly_their_findings(kind: Kind) {
             assert!(!f.title_zh.is_empty() && !f.title_en.is_empty());
             assert!(!f.detail_zh.is_empty() && !f.detail_en.is_empty());
             assert_eq!(f.jurisdiction.as_deref(), Some("370323"));
-            assert_eq!(f.programme, format!("{}@v1", domain::fixtures::VILLAGES_2021));
+            assert_eq!(
+                f.programme,
+                format!("{}@v1", domain::fixtures::VILLAGES_2021)
+            );
         }
         let above = report
             .findings
@@ -144,7 +149,10 @@ async fn crafted_histories_give_exactly_their_findings(kind: Kind) {
         as_of: None,
     };
     assert_eq!(
-        check(&engine, &zibo, day("2021-03-31")).await.findings.len(),
+        check(&engine, &zibo, day("2021-03-31"))
+            .await
+            .findings
+            .len(),
         7
     );
     // As of a day before anything was recorded, the store held nothing.
@@ -155,7 +163,6 @@ async fn crafted_histories_give_exactly_their_findings(kind: Kind) {
     let empty = check(&engine, &before, day("2026-06-01")).await;
     assert_eq!((empty.projects, empty.cut_position), (0, 0));
     assert_eq!(empty.as_of, day("2021-03-19"));
-
 }
 
 /// The demo data (every project through the engine): no finance finding; every deadline
@@ -190,9 +197,15 @@ async fn the_demo_data_has_no_finance_finding_and_consistent_deadline_findings(k
                 .read_stream("SubsidyProject", &id)
                 .await
                 .unwrap();
-            let events: Vec<domain::ProjectEvent> =
-                stored.iter().map(|e| projections::decode(e).unwrap()).collect();
-            let (project, _) = engine.store.load::<domain::SubsidyProject>(&id).await.unwrap();
+            let events: Vec<domain::ProjectEvent> = stored
+                .iter()
+                .map(|e| projections::decode(e).unwrap())
+                .collect();
+            let (project, _) = engine
+                .store
+                .load::<domain::SubsidyProject>(&id)
+                .await
+                .unwrap();
             let programme = engine
                 .programmes()
                 .get(&project.programme_id, project.programme_version)
