@@ -312,11 +312,22 @@ async fn audit_check_exits_3_on_finance_findings_only() {
     ] {
         assert!(text.contains(kind), "{kind} missing:\n{text}");
     }
-    assert!(stderr(&found).contains("5 finance finding(s)"), "{}", stderr(&found));
+    assert!(
+        stderr(&found).contains("5 finance finding(s)"),
+        "{}",
+        stderr(&found)
+    );
     let json = subsidy(
         &dir,
         None,
-        &["audit", "check", "--jurisdiction", "370323", "--format", "json"],
+        &[
+            "audit",
+            "check",
+            "--jurisdiction",
+            "370323",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(json.status.code(), Some(3));
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
