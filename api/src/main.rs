@@ -29,6 +29,12 @@ async fn main() -> ExitCode {
     match api::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Finance findings are the report's answer, not a failure of the check: their own
+            // exit status, so that a script can tell them from an error.
+            if let Some(found) = e.downcast_ref::<api::audit::check::FinanceFindings>() {
+                eprintln!("audit check: {found}");
+                return ExitCode::from(api::audit::check::FinanceFindings::EXIT_CODE);
+            }
             // One clear line, the whole cause chain, no backtrace.
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -281,3 +281,61 @@ fn bad_input_gets_one_clear_line_and_no_panic() {
         stderr(&out)
     );
 }
+
+/// `subsidy audit check`: exit 0 on the demo data (deadline findings only), 3 once crafted
+/// histories with finance breaches are in the store (written behind the engine's back), 1 on
+/// bad input; the JSON form carries the findings and their proving events.
+#[tokio::test]
+async fn audit_check_exits_3_on_finance_findings_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    ok(subsidy(&dir, None, &["demo"]));
+    let clean = subsidy(&dir, None, &["audit", "check", "--format", "json"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&clean)).unwrap();
+    assert_eq!(report["finance_findings"], 0);
+    assert_eq!(report["projects"], 40);
+
+    let store = store::Store::open_data_dir(&dir).await.unwrap();
+    tests::crafted::write_crafted_histories(&store).await;
+    drop(store);
+    let found = subsidy(&dir, None, &["audit", "check", "--jurisdiction", "370323"]);
+    assert_eq!(found.status.code(), Some(3), "{}", stderr(&found));
+    let text = stdout(&found);
+    for kind in [
+        "payment_before_notice_closed",
+        "settlement_before_acceptance",
+        "payment_exceeds_approval",
+        "poor_evaluation_without_settled_clawback",
+        "notice_shorter_than_minimum",
+        "report_not_filed",
+    ] {
+        assert!(text.contains(kind), "{kind} missing:\n{text}");
+    }
+    assert!(
+        stderr(&found).contains("5 finance finding(s)"),
+        "{}",
+        stderr(&found)
+    );
+    let json = subsidy(
+        &dir,
+        None,
+        &[
+            "audit",
+            "check",
+            "--jurisdiction",
+            "370323",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["finance_findings"], 5);
+    // Another city's projects hold no breach.
+    let other = subsidy(&dir, None, &["audit", "check", "--jurisdiction", "371000"]);
+    assert_eq!(other.status.code(), Some(0), "{}", stdout(&other));
+    let bad = subsidy(&dir, None, &["audit", "check", "--jurisdiction", "12"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--jurisdiction"), "{}", stderr(&bad));
+}

@@ -9,6 +9,7 @@
 //! fails with a clear message — it never skips.
 
 pub mod cluster;
+pub mod crafted;
 pub mod fuzz;
 
 use sqlx::Connection;

@@ -1,4 +1,5 @@
-//! `subsidy audit key | digest | digests | prove | consistency | export | verify`.
+//! `subsidy audit key | digest | digests | prove | consistency | export | verify | verify-store |
+//! check`.
 
 use std::path::PathBuf;
 
@@ -50,6 +51,21 @@ pub enum AuditCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The compliance report: every finance-discipline and deadline finding in scope, each with
+    /// the events that prove it, judged from the stored events. Exits 0 when there is no
+    /// finance finding, 3 when there is one or more (deadline findings alone exit 0), 1 when
+    /// the check itself failed.
+    Check {
+        /// Only projects inside this GB/T 2260 division.
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// The store as it was at the end of this day (Asia/Shanghai), deadlines judged on it
+        /// (default: the whole store, today).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Verify the live store: every hash, link and sequence, and every digest leaf against it;
     /// exits non-zero on any problem.
     VerifyStore,
@@ -63,6 +79,13 @@ pub enum AuditCommand {
         #[arg(long)]
         no_replay: bool,
     },
+}
+
+/// The output of `audit check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
 }
 
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -85,6 +108,15 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
     } = &command
     {
         return verify_file(file, key.as_deref(), !no_replay);
+    }
+    if let AuditCommand::Check {
+        jurisdiction,
+        as_of,
+        format,
+    } = &command
+    {
+        // Read-only: needs no installation key.
+        return check(settings, jurisdiction.as_deref(), *as_of, *format).await;
     }
     let key = InstallationKey::load_or_create(&settings.data_dir)?;
     if key.created {
@@ -226,8 +258,42 @@ pub async fn run(settings: &Settings, command: AuditCommand) -> anyhow::Result<(
                 bail!("{} problem(s) in the store", report.problems.len())
             }
         }
-        AuditCommand::Verify { .. } => unreachable!("handled before opening the key"),
+        AuditCommand::Verify { .. } | AuditCommand::Check { .. } => {
+            unreachable!("handled before opening the key")
+        }
     }
+}
+
+async fn check(
+    settings: &Settings,
+    jurisdiction: Option<&str>,
+    as_of: Option<NaiveDate>,
+    format: CheckFormat,
+) -> anyhow::Result<()> {
+    let scope = super::check::CheckScope {
+        jurisdiction: jurisdiction
+            .map(domain::JurisdictionCode::parse)
+            .transpose()
+            .context("--jurisdiction")?,
+        as_of,
+    };
+    let engine = Engine::open(settings).await?;
+    let report = super::check::check_store(
+        &engine.store,
+        engine.programmes(),
+        engine.services.calendar,
+        &scope,
+        crate::reminders::shanghai_today(Utc::now()),
+    )
+    .await?;
+    match format {
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        CheckFormat::Text => print!("{}", super::check::render_text(&report)),
+    }
+    if report.finance_findings > 0 {
+        return Err(super::check::FinanceFindings(report.finance_findings).into());
+    }
+    Ok(())
 }
 
 fn verify_file(file: &std::path::Path, key: Option<&str>, replay: bool) -> anyhow::Result<()> {

@@ -164,7 +164,7 @@ struct Seen {
     hash: String,
 }
 
-fn end_of_day_utc(day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn end_of_day_utc(day: NaiveDate) -> DateTime<Utc> {
     let next = day.succ_opt().unwrap_or(day);
     let local = next
         .and_hms_opt(0, 0, 0)

@@ -3,6 +3,7 @@
 //! ([`digest`], tables of store migration 0400), signed exports ([`export`]) and their offline
 //! verification ([`verify`]), and the same checks on the live database ([`verify_store`]). `subsidy audit …` is [`cli`].
 
+pub mod check;
 pub mod cli;
 pub mod digest;
 pub mod export;

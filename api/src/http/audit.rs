@@ -70,3 +70,61 @@ pub async fn consistency(
         .map_err(digest_error)?;
     Ok(HttpResponse::Ok().json(proof))
 }
+
+/// `GET /audit/findings` parameters.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsQuery {
+    /// Only projects inside this GB/T 2260 division (default: your first jurisdiction); it must
+    /// lie inside your jurisdictions.
+    pub jurisdiction: Option<String>,
+    /// The store as it was at the end of this Asia/Shanghai day, deadlines judged on it
+    /// (default: the whole store, today there).
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// The compliance report (`subsidy audit check`): every finance-discipline and deadline finding
+/// of the projects in scope, each with a stable kind id, severity, Chinese and English text and
+/// the stored events that prove it. Judged from the raw events, never from the aggregate's
+/// refusals. Auditors and supervisors; a jurisdiction outside yours is 403.
+#[utoipa::path(get, path = "/audit/findings", tag = "audit", security(("bearer" = [])),
+    params(FindingsQuery),
+    responses((status = 200, description = "the findings in scope, finance first, and what could not be judged"), (status = 403, body = Problem)))]
+pub async fn findings(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<FindingsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_role(
+        &[Role::Auditor, Role::Supervisor],
+        "read compliance findings",
+    )?;
+    let query = query.into_inner();
+    let scope = match super::handlers::scope_param(query.jurisdiction.as_deref())? {
+        Some(code) => code,
+        None => principal
+            .user
+            .jurisdictions
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::Forbidden("you have no jurisdiction to check".into()))?,
+    };
+    if !principal.user.covers(&scope) {
+        return Err(ApiError::Forbidden(format!(
+            "{scope} is outside your jurisdictions"
+        )));
+    }
+    let engine = &state.engine;
+    let report = crate::audit::check::check_store(
+        &engine.store,
+        engine.programmes(),
+        engine.services.calendar,
+        &crate::audit::check::CheckScope {
+            jurisdiction: Some(scope),
+            as_of: query.as_of,
+        },
+        crate::reminders::shanghai_today(chrono::Utc::now()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

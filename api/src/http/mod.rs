@@ -141,6 +141,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/projects/{id}/deadline-extensions"),
     ("get", "/audit/digests/{id}/inclusion/{project_id}"),
     ("get", "/audit/digests/{from}/consistency/{to}"),
+    ("get", "/audit/findings"),
 ];
 
 /// Registers every route of [`ROUTES`].
@@ -242,7 +243,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/audit/digests/{from}/consistency/{to}",
             web::get().to(audit::consistency),
-        );
+        )
+        .route("/audit/findings", web::get().to(audit::findings));
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

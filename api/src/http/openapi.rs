@@ -25,7 +25,7 @@ use super::wire::*;
         handlers::order_clawback, handlers::settle_clawback,
         handlers::suspend, handlers::resume, handlers::terminate, handlers::close_project,
         handlers::assign_official, handlers::extend_deadline,
-        super::audit::inclusion, super::audit::consistency,
+        super::audit::inclusion, super::audit::consistency, super::audit::findings,
     ),
     components(schemas(Problem, ProblemField, Role, User, Evidence, CommandResult, RecordedEvent,
         LoginBody, LoginResult, CreateUserBody, ProjectPage, ProjectListItem, ProgrammeItem,

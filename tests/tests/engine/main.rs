@@ -8,6 +8,7 @@
 
 mod annex;
 mod audit;
+mod audit_check;
 mod audit_export;
 mod concurrency;
 mod lifecycle;

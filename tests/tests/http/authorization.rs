@@ -290,7 +290,21 @@ async fn matrix(app: &TestApp) {
             reply.status == expected,
         );
     }
-    for path in [inclusion.as_str(), consistency] {
+    // Compliance findings: auditors and supervisors, inside their jurisdictions (403 outside,
+    // like the roll-up).
+    for (user, role, _) in ACCOUNTS {
+        let reply = app.get(user, "/audit/findings?jurisdiction=370323").await;
+        let expected = match (role.as_str(), INSIDE.contains(user)) {
+            ("auditor" | "supervisor", true) => 200,
+            _ => 403,
+        };
+        check(
+            format!("GET /audit/findings?jurisdiction=370323 as {user}"),
+            reply.status,
+            reply.status == expected,
+        );
+    }
+    for path in [inclusion.as_str(), consistency, "/audit/findings"] {
         let anonymous = app.send(app.client.get(app.url(path))).await;
         check(
             format!("GET {path} anonymous"),
@@ -304,6 +318,7 @@ async fn matrix(app: &TestApp) {
             "/audit/digests/{id}/inclusion/{project_id}".to_string(),
         ),
         ("get", "/audit/digests/{from}/consistency/{to}".to_string()),
+        ("get", "/audit/findings".to_string()),
         ("get", "/users".to_string()),
         ("post", "/users".to_string()),
         ("get", "/programmes".to_string()),

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod audit_findings;
 mod authorization;
 mod bad_input;
 mod concurrency;
