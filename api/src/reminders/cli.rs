@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use clap::Args;
 use domain::JurisdictionCode;
 use projections::deadlines::{DeadlineQuery, DeadlinesView};
-use workflows::calendar::WorkingCalendar;
 
 use super::config::MailArgs;
 use super::{shanghai_today, Scheduler};
@@ -74,7 +73,7 @@ pub async fn deadlines(settings: &Settings, args: DeadlinesArgs) -> anyhow::Resu
     };
     let listing = view.deadlines(
         engine.programmes(),
-        WorkingCalendar::official(),
+        &engine.services.calendar.current(),
         today,
         &query,
     );

@@ -619,7 +619,7 @@ async fn dashboard_page(
         state.projections.reader(),
         &slot,
         state.engine.programmes(),
-        state.engine.services.calendar,
+        &state.engine.services.calendar.current(),
         today(),
         14,
         &scope,
