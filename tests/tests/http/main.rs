@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod authorization;
 mod bad_input;
+mod calendar;
 mod concurrency;
 mod exports;
 mod hardening;
