@@ -75,7 +75,7 @@ impl DayKind {
 /// Why the calendar could not answer, or could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum CalendarError {
-    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); update workflows/data/holidays, see its README")]
+    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); record the notice with `subsidy calendar load` (README, \"Calendar years\")")]
     NotPublished { year: i32, first: i32, last: i32 },
     #[error("the holiday data file for {year} is malformed: {reason}")]
     Malformed { year: i32, reason: String },

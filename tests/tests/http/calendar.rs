@@ -185,7 +185,7 @@ async fn january_2027_on(app: &TestApp) {
     assert_eq!(y2027["origin"], "recorded");
     assert_eq!(y2027["notice"], NOTICE);
     assert_eq!(y2027["recorded_by"], "admin");
-    assert_eq!(y2027["days_off"], 29);
+    assert_eq!(y2027["days_off"], 28);
     assert_eq!(y2027["adjusted_working_days"], 5);
     let stream = app
         .engine
@@ -327,7 +327,7 @@ async fn bad_files_on(app: &TestApp) {
     assert!(
         has(
             "/file/days/3/date",
-            "both a day off and as an adjusted working day (/days/0 and /days/3)"
+            "both as a day off and as an adjusted working day (/days/0 and /days/3)"
         ),
         "{errors:?}"
     );
