@@ -132,11 +132,13 @@ impl CalendarYear {
                 }],
             });
         }
-        if let Some(recorded @ CalendarEvent::CalendarYearRecorded {
-            notice: recorded_notice,
-            sha256: recorded_sha256,
-            ..
-        }) = &self.recorded
+        if let Some(
+            recorded @ CalendarEvent::CalendarYearRecorded {
+                notice: recorded_notice,
+                sha256: recorded_sha256,
+                ..
+            },
+        ) = &self.recorded
         {
             let origin = format!("recorded from {recorded_notice}");
             return Err(if recorded.notice_file().same_days(&file) {

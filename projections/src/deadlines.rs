@@ -852,7 +852,9 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
             .collect::<Result<Vec<_>, _>>()?;
         if !years.is_empty() {
             if let Err(e) = self.calendar.absorb(&years) {
-                tracing::error!("deadlines: a recorded calendar year cannot extend the calendar: {e}");
+                tracing::error!(
+                    "deadlines: a recorded calendar year cannot extend the calendar: {e}"
+                );
             }
         }
         // Taken under the checkpoint lock: a calendar extended before it is seen here.
@@ -887,11 +889,7 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
         Ok(())
     }
 
-    async fn refresh(
-        &self,
-        tx: &mut crate::sql::Tx,
-        slot: &str,
-    ) -> Result<usize, ProjectionError> {
+    async fn refresh(&self, tx: &mut crate::sql::Tx, slot: &str) -> Result<usize, ProjectionError> {
         let calendar = self.calendar.current();
         self.rederive_undecided(tx, slot, &calendar).await
     }

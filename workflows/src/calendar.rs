@@ -223,10 +223,7 @@ impl WorkingCalendar {
     /// that passed [`YearNotice::parse`]). The years must continue the embedded run without a
     /// gap; every rule of [`WorkingCalendar::from_year_files`] applies to them too.
     pub fn with_recorded(recorded: &[YearNotice]) -> Result<WorkingCalendar, CalendarError> {
-        let texts: Vec<(i32, String)> = recorded
-            .iter()
-            .map(|n| (n.year, n.to_json()))
-            .collect();
+        let texts: Vec<(i32, String)> = recorded.iter().map(|n| (n.year, n.to_json())).collect();
         let mut files: Vec<(i32, &str)> = EMBEDDED_YEAR_FILES.to_vec();
         files.extend(texts.iter().map(|(y, t)| (*y, t.as_str())));
         let mut calendar = WorkingCalendar::from_year_files(&files)?;
@@ -498,7 +495,11 @@ impl YearNotice {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             vec![FieldError::new(
                 "",
-                format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+                format!(
+                    "not valid JSON (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
             )]
         })?;
         YearNotice::from_value(&value)
@@ -677,7 +678,9 @@ fn check_day(
         }
     };
     let name = match fields.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 32 && !has_control(s) => {
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.chars().count() <= 32 && !has_control(s) =>
+        {
             Some(s.clone())
         }
         Some(_) => {
@@ -688,7 +691,10 @@ fn check_day(
             None
         }
         None => {
-            errors.push(FieldError::new(at("name"), "missing: the festival's name (e.g. 春节)"));
+            errors.push(FieldError::new(
+                at("name"),
+                "missing: the festival's name (e.g. 春节)",
+            ));
             None
         }
     };

@@ -497,7 +497,10 @@ fn a_recorded_year_extends_the_calendar_and_a_gap_is_refused() {
     let shared = SharedCalendar::official();
     let before = shared.current();
     assert!(shared.absorb(std::slice::from_ref(&next)).unwrap());
-    assert!(!shared.absorb(std::slice::from_ref(&next)).unwrap(), "once only");
+    assert!(
+        !shared.absorb(std::slice::from_ref(&next)).unwrap(),
+        "once only"
+    );
     let cal = shared.current();
     assert_eq!(cal.covered_years(), 2007..=2027);
     assert_eq!(

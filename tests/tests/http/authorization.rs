@@ -394,7 +394,13 @@ async fn matrix(app: &TestApp) {
         disabled.status,
         disabled.status == 403,
     );
-    for path in ["/projects", "/programmes", "/users", "/auth/me", "/calendar/years"] {
+    for path in [
+        "/projects",
+        "/programmes",
+        "/users",
+        "/auth/me",
+        "/calendar/years",
+    ] {
         let anonymous = app.send(app.client.get(app.url(path))).await;
         check(
             format!("GET {path} anonymous"),

@@ -362,12 +362,7 @@ async fn bad_files_on(app: &TestApp) {
     assert_eq!(reply.body["code"], "calendar.not_next_year");
     assert_eq!(app.engine.store.last_position().await.unwrap(), head);
     assert_eq!(
-        *app.engine
-            .services
-            .calendar
-            .current()
-            .covered_years()
-            .end(),
+        *app.engine.services.calendar.current().covered_years().end(),
         2026
     );
 }
