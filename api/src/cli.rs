@@ -78,6 +78,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// The official working-day calendar: record next year's notice, list and show the years.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Audit: the installation key, signed digests and proofs, signed exports, offline verify.
     Audit {
         #[command(subcommand)]
@@ -105,6 +110,35 @@ pub enum ExportCommand {
         /// The file to write (default: the table's own name in the current directory).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Record a year's holidays and adjusted working days (the file format: README, "Calendar
+    /// years"). The same days again change nothing; other days for a year in force are refused.
+    Load {
+        file: PathBuf,
+        /// The State Council notice the file transcribes, e.g. "国办发明电〔2026〕7号".
+        #[arg(long)]
+        notice: String,
+        /// Who records it (default: `cli:` and the operating-system user).
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every covered year: shipped or recorded, the notice, who recorded it and when.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One year's days; `--format json` writes the file format (loadable as it is).
+    Show {
+        year: i32,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
     },
 }
 
@@ -249,6 +283,154 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export(&engine, command).await
         }
         Command::Audit { command } => crate::audit::cli::run(&settings, command).await,
+        Command::Calendar { command } => {
+            let engine = Engine::open(&settings).await?;
+            calendar_command(&engine, command).await
+        }
+    }
+}
+
+/// `subsidy calendar load|list|show`.
+async fn calendar_command(engine: &Engine, command: CalendarCommand) -> anyhow::Result<()> {
+    match command {
+        CalendarCommand::Load {
+            file,
+            notice,
+            by,
+            json,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let value: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => bail!(
+                    "{}: not valid JSON (line {}, column {}): {e}; nothing was stored",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                ),
+            };
+            let actor = by.unwrap_or_else(|| {
+                let user = std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
+                    .unwrap_or_else(|_| "unknown".into());
+                format!("cli:{user}")
+            });
+            let context = domain::CommandContext::new(actor);
+            let runtime = engine.projections();
+            let outcome = match engine
+                .load_calendar_year(&context, &value, &notice, &runtime)
+                .await
+            {
+                Ok(o) => o,
+                Err(crate::calendar::LoadError::Refused(
+                    domain::calendar::CalendarYearError::Invalid { errors },
+                )) => {
+                    let lines: Vec<String> = errors
+                        .iter()
+                        .map(|e| {
+                            if e.pointer.starts_with("/notice") {
+                                format!("  --notice: {}", e.reason)
+                            } else {
+                                format!("  {}: {e}", file.display())
+                            }
+                        })
+                        .collect();
+                    bail!(
+                        "{} is refused, nothing was stored:\n{}",
+                        file.display(),
+                        lines.join("\n")
+                    );
+                }
+                Err(e) => bail!("{e}"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else if outcome.outcome == "recorded" {
+                println!(
+                    "recorded {} from {} (sha256 {}) at position {}; {} project(s) with undecided deadlines derived again; the calendar decides days up to {}",
+                    outcome.year,
+                    outcome.notice,
+                    outcome.sha256,
+                    outcome.position.unwrap_or_default(),
+                    outcome.rederived_projects,
+                    outcome.decided_until
+                );
+            } else {
+                println!(
+                    "unchanged: {} is already in force with the same days (sha256 {}); nothing was stored",
+                    outcome.year, outcome.sha256
+                );
+            }
+            Ok(())
+        }
+        CalendarCommand::List { json } => {
+            let today = crate::reminders::shanghai_today(chrono::Utc::now());
+            let overview = engine.calendar_overview(today).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&overview)?);
+                return Ok(());
+            }
+            let mut t = Table::new([
+                "year",
+                "origin",
+                "notice",
+                "recorded by",
+                "recorded at",
+                "days off",
+                "adjusted working days",
+                "sha256",
+            ]);
+            for y in &overview.years {
+                t.row([
+                    y.year.to_string(),
+                    y.origin.to_string(),
+                    y.notice.clone().unwrap_or_default(),
+                    y.recorded_by.clone().unwrap_or_default(),
+                    y.recorded_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    y.days_off.to_string(),
+                    y.adjusted_working_days.to_string(),
+                    y.sha256.clone().unwrap_or_default(),
+                ]);
+            }
+            print!("{}", t.render());
+            println!("decided up to {}", overview.decided_until);
+            if let Some(w) = overview.warning {
+                println!("warning: {w}");
+            }
+            Ok(())
+        }
+        CalendarCommand::Show { year, format } => {
+            let calendar = engine.services.calendar.current();
+            let Some(notice) = calendar.notice(year) else {
+                bail!(
+                    "{year} is not in the calendar (it covers {}–{})",
+                    calendar.covered_years().start(),
+                    calendar.covered_years().end()
+                );
+            };
+            match format.as_str() {
+                "json" => print!("{}", notice.to_json()),
+                "table" => {
+                    let mut t = Table::new(["date", "weekday", "kind", "name"]);
+                    for d in &notice.days {
+                        t.row([
+                            d.date.to_string(),
+                            format!("{}", chrono::Datelike::weekday(&d.date)),
+                            if d.is_off_day {
+                                "day off".to_string()
+                            } else {
+                                "adjusted working day".to_string()
+                            },
+                            d.name.clone(),
+                        ]);
+                    }
+                    print!("{}", t.render());
+                }
+                other => bail!("--format: '{other}' is neither table nor json"),
+            }
+            Ok(())
+        }
     }
 }
 

@@ -87,7 +87,10 @@ impl Engine {
         if dir.is_dir() {
             programmes = programmes.with_dir(&dir)?;
         }
-        Ok(Self::with_store(store, programmes))
+        let engine = Self::with_store(store, programmes);
+        // The calendar years recorded in the store (`subsidy calendar load`).
+        engine.refresh_calendar().await?;
+        Ok(engine)
     }
 
     pub fn with_store(store: Store, programmes: ProgrammeRegistry) -> Self {
@@ -99,7 +102,11 @@ impl Engine {
 
     /// The runtime of the persisted read models over this engine's store.
     pub fn projections(&self) -> projections::Runtime {
-        projections::Runtime::standard(&self.store, self.programmes(), self.services.calendar)
+        projections::Runtime::standard(
+            &self.store,
+            self.programmes(),
+            self.services.calendar.clone(),
+        )
     }
 
     pub fn programmes(&self) -> &ProgrammeRegistry {

@@ -6,6 +6,7 @@
 
 pub mod annex;
 pub mod audit;
+pub mod calendar;
 pub mod cli;
 pub mod demo;
 pub mod engine;

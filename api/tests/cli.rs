@@ -338,4 +338,160 @@ async fn audit_check_exits_3_on_finance_findings_only() {
     let bad = subsidy(&dir, None, &["audit", "check", "--jurisdiction", "12"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--jurisdiction"), "{}", stderr(&bad));
+/// `subsidy calendar load|list|show`: a deadline in January 2027 is undecided before the
+/// (invented) 2027 file is recorded and exact after it; a bad file is refused naming the field
+/// and stores nothing; a shipped year exported with `show --format json` loads unchanged.
+async fn calendar_years(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    // The SQLite file of the test database is in its directory: the CLI's data directory.
+    let dir = db.dir.path().to_path_buf();
+    let url = (kind == Kind::Postgres).then_some(db.url.as_str());
+    let settings = api::Settings {
+        data_dir: dir.clone(),
+        database_url: url.map(String::from),
+        read_database_url: None,
+    };
+    let engine = api::Engine::open(&settings).await.unwrap();
+    let project = engine
+        .register(
+            &domain::CommandContext::new("officer.yiyuan"),
+            domain::ProjectCommand::RegisterProject {
+                name: "年末登记的项目".into(),
+                programme_id: domain::fixtures::LOCKERS_2025.into(),
+                programme_version: 1,
+                jurisdiction: domain::JurisdictionCode::parse("370323").unwrap(),
+                description: String::new(),
+                registered_on: "2026-12-28".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let deadlines = |dir: &Path| -> serde_json::Value {
+        let out = ok(subsidy(
+            dir,
+            url,
+            &["deadlines", "--at", "2027-01-04", "--all", "--json"],
+        ));
+        serde_json::from_str(&out).unwrap()
+    };
+    let officials_list = |listing: &serde_json::Value| {
+        listing["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["project_id"] == project.as_str() && d["id"] == "officials-list")
+            .map(|d| d["due_on"].clone())
+    };
+    let before = deadlines(&dir);
+    assert_eq!(officials_list(&before), None, "{before}");
+    assert!(before.to_string().contains("2027"), "{before}");
+
+    // A bad file: one line per field, nothing stored.
+    let bad = db.dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"year": 2027, "days": [{"date": "2027-01-04", "name": "元旦", "isOffDay": false}]}"#,
+    )
+    .unwrap();
+    let out = subsidy(
+        &dir,
+        url,
+        &["calendar", "load", bad.to_str().unwrap(), "--notice", "x"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("nothing was stored") && err.contains("/days/0/date") && err.contains("Mon"),
+        "{err}"
+    );
+    let out = subsidy(&dir, url, &["calendar", "load", FIXTURE, "--notice", " "]);
+    assert!(
+        stderr(&out).contains("--notice: missing"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = ok(subsidy(
+        &dir,
+        url,
+        &[
+            "calendar",
+            "load",
+            FIXTURE,
+            "--notice",
+            "国办发明电〔2026〕99号（测试用，虚构）",
+            "--by",
+            "ops.zhang",
+        ],
+    ));
+    assert!(out.starts_with("recorded 2027"), "{out}");
+    // No read model was built yet in this store: nothing was flagged to derive again.
+    assert!(
+        out.contains("project(s) with undecided deadlines derived again"),
+        "{out}"
+    );
+    let after = deadlines(&dir);
+    assert_eq!(officials_list(&after), Some("2027-01-05".into()), "{after}");
+
+    let list = ok(subsidy(&dir, url, &["calendar", "list"]));
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("2027"))
+        .expect("2027 listed");
+    assert!(
+        line.contains("recorded") && line.contains("ops.zhang") && line.contains("99号"),
+        "{list}"
+    );
+    assert!(list.contains("decided up to 2027-12-24"), "{list}");
+    let again = ok(subsidy(
+        &dir,
+        url,
+        &["calendar", "load", FIXTURE, "--notice", "重复"],
+    ));
+    assert!(again.starts_with("unchanged"), "{again}");
+
+    // Round trip: every shipped year (and the recorded one) exports to a file that loads.
+    for year in ["2007", "2019", "2026", "2027"] {
+        let text = ok(subsidy(
+            &dir,
+            url,
+            &["calendar", "show", year, "--format", "json"],
+        ));
+        let file = db.dir.path().join(format!("{year}.json"));
+        std::fs::write(&file, text).unwrap();
+        let out = ok(subsidy(
+            &dir,
+            url,
+            &[
+                "calendar",
+                "load",
+                file.to_str().unwrap(),
+                "--notice",
+                "导出",
+            ],
+        ));
+        assert!(out.starts_with("unchanged"), "{year}: {out}");
+    }
+    let events = db
+        .store
+        .read_stream(domain::calendar::CALENDAR_TYPE, "2027")
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].metadata["actor"], "ops.zhang");
+}
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/calendar/2027.json"
+);
+
+#[tokio::test]
+async fn calendar_years_on_sqlite() {
+    calendar_years(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn calendar_years_on_postgres() {
+    calendar_years(Kind::Postgres).await;
 }

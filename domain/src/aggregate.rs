@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
-use workflows::calendar::WorkingCalendar;
+use workflows::calendar::SharedCalendar;
 use workflows::programme::{
     FundSource, Grade, OfficialRole, Programme, ProgrammeRegistry, Requirement,
 };
@@ -23,14 +23,15 @@ use crate::types::{ConstructionEntity, Fen, JurisdictionCode, Official};
 /// apply funding rules) and the working-day calendar (to count the notice period).
 pub struct ProjectServices {
     pub programmes: ProgrammeRegistry,
-    pub calendar: &'static WorkingCalendar,
+    /// The calendar in force: the embedded years plus those recorded in the store.
+    pub calendar: SharedCalendar,
 }
 
 impl ProjectServices {
     pub fn new(programmes: ProgrammeRegistry) -> Self {
         Self {
             programmes,
-            calendar: WorkingCalendar::official(),
+            calendar: SharedCalendar::official(),
         }
     }
 }
@@ -311,6 +312,7 @@ impl SubsidyProject {
                 let day_before = starts_on.pred_opt().unwrap_or(starts_on);
                 let actual = services
                     .calendar
+                    .current()
                     .working_days_between(day_before, ends_on)
                     .map_err(|e| ProjectError::Calendar(e.to_string()))?;
                 if actual < required {

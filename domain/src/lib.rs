@@ -10,6 +10,7 @@
 //! and the working-day calendar come from the `workflows` crate through [`ProjectServices`].
 
 pub mod aggregate;
+pub mod calendar;
 pub mod commands;
 pub mod error;
 pub mod events;

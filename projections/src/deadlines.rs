@@ -20,7 +20,7 @@ use cqrs_es::Aggregate;
 use domain::{JurisdictionCode, Official, ProjectEvent, SubsidyProject};
 use serde::Serialize;
 use store::{Store, StoredEvent};
-use workflows::calendar::WorkingCalendar;
+use workflows::calendar::{SharedCalendar, WorkingCalendar, YearNotice};
 use workflows::deadlines::{
     derive, reminders_due, DerivedDeadline, Extension, Milestone, ProjectFacts, ReminderKind,
     SuspensionSpan, Undecided,
@@ -640,21 +640,151 @@ const HORIZON: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 30) {
 /// after the day asked is still open that day (its `met_on` lies ahead), but a suspension or an
 /// anchor recorded ahead of its date already moves or creates deadlines. The in-memory fold
 /// ([`DeadlinesView`]) applies the strict "as of the day" rule and stays the reference.
+///
+/// The calendar is the process's [`SharedCalendar`]. A project whose derivation met a day the
+/// calendar does not decide yet is flagged (`deadline_projects_<slot>.undecided`); when a year
+/// is recorded (a `calendar` event reaches the projection, or [`SqlProjection::refresh`] after
+/// the process's calendar was extended from the store), exactly the flagged projects are
+/// derived again. A recorded year never changes, so nothing derived from a decided day ever
+/// needs to be revisited.
 pub struct DeadlinesProjection {
     programmes: Arc<ProgrammeRegistry>,
-    calendar: &'static WorkingCalendar,
+    calendar: SharedCalendar,
 }
 
 /// The projection's name in `projection_checkpoints`.
 pub const DEADLINES: &str = "deadlines";
 
 impl DeadlinesProjection {
-    pub fn new(programmes: Arc<ProgrammeRegistry>, calendar: &'static WorkingCalendar) -> Self {
+    pub fn new(programmes: Arc<ProgrammeRegistry>, calendar: impl Into<SharedCalendar>) -> Self {
         Self {
             programmes,
-            calendar,
+            calendar: calendar.into(),
         }
     }
+
+    /// Writes one project's rows (its state and every deadline derived under `calendar`).
+    async fn write_project(
+        &self,
+        tx: &mut crate::sql::Tx,
+        slot: &str,
+        id: &str,
+        state: &ProjectDeadlineState,
+        calendar: &WorkingCalendar,
+    ) -> Result<(), ProjectionError> {
+        let json = serde_json::to_string(state).map_err(|e| ProjectionError::UnreadableRow {
+            table: format!("deadline_projects_{slot}"),
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        let programme = self
+            .programmes
+            .get(&state.programme_id, state.programme_version);
+        let derived = programme
+            .as_ref()
+            .map(|programme| derive(&state.facts, programme, calendar, HORIZON));
+        let undecided = derived.as_ref().is_some_and(|d| !d.undecided.is_empty());
+        tx.execute(
+            &format!(
+                "INSERT INTO deadline_projects_{slot} (project_id, latest_fact_on, state, undecided) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (project_id) DO UPDATE SET latest_fact_on = excluded.latest_fact_on, state = excluded.state, undecided = excluded.undecided"
+            ),
+            &[
+                id.to_string().into(),
+                state.last_date.map(|d| d.to_string()).into(),
+                json.into(),
+                (undecided as i64).into(),
+            ],
+        )
+        .await?;
+        tx.execute(
+            &format!("DELETE FROM project_deadlines_{slot} WHERE project_id = ?"),
+            &[id.to_string().into()],
+        )
+        .await?;
+        let Some(derived) = derived else {
+            return Ok(());
+        };
+        let (jurisdiction, province, city) = match &state.jurisdiction {
+            Some(j) => (
+                j.to_string(),
+                j.province().to_string(),
+                j.city().map(|c| c.to_string()).unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        for d in derived.deadlines {
+            let waived = d.status == workflows::deadlines::DeadlineStatus::Waived
+                && state.facts.ended_on.is_none();
+            let json = serde_json::to_string(&d).map_err(|e| ProjectionError::UnreadableRow {
+                table: format!("project_deadlines_{slot}"),
+                id: format!("{id}/{}", d.id),
+                reason: e.to_string(),
+            })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO project_deadlines_{slot} (project_id, deadline_id, jurisdiction, province, city, due_on, met_on, ended_on, waived, deadline) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                &[
+                    id.to_string().into(),
+                    d.id.clone().into(),
+                    jurisdiction.clone().into(),
+                    province.clone().into(),
+                    city.clone().into(),
+                    d.due_on.map(|x| x.to_string()).into(),
+                    d.met_on.map(|x| x.to_string()).into(),
+                    state.facts.ended_on.map(|x| x.to_string()).into(),
+                    (waived as i64).into(),
+                    json.into(),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Derives again every project flagged undecided in `slot`, under `calendar`.
+    async fn rederive_undecided(
+        &self,
+        tx: &mut crate::sql::Tx,
+        slot: &str,
+        calendar: &WorkingCalendar,
+    ) -> Result<usize, ProjectionError> {
+        let rows = tx
+            .fetch_all(
+                &format!(
+                    "SELECT project_id, state FROM deadline_projects_{slot} WHERE undecided = 1 ORDER BY project_id"
+                ),
+                &[],
+            )
+            .await?;
+        let mut n = 0;
+        for r in rows {
+            let id = r[0].text();
+            let state: ProjectDeadlineState =
+                serde_json::from_str(&r[1].text()).map_err(|e| ProjectionError::UnreadableRow {
+                    table: format!("deadline_projects_{slot}"),
+                    id: id.clone(),
+                    reason: e.to_string(),
+                })?;
+            self.write_project(tx, slot, &id, &state, calendar).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// The year file a stored `calendar` event recorded.
+pub fn recorded_year(event: &StoredEvent) -> Result<YearNotice, ProjectionError> {
+    let decoded: domain::calendar::CalendarEvent = serde_json::from_value(event.payload.clone())
+        .map_err(|e| ProjectionError::UnreadableEvent {
+            aggregate_id: event.aggregate_id.clone(),
+            sequence: event.sequence,
+            event_type: event.event_type.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(decoded.notice_file())
 }
 
 #[async_trait::async_trait]
@@ -664,7 +794,8 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
     }
 
     fn version(&self) -> i64 {
-        1
+        // 2: `deadline_projects.undecided` (calendar years recorded at run time).
+        2
     }
 
     fn tables(&self, slot: &str) -> Vec<String> {
@@ -680,7 +811,8 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
                 "CREATE TABLE deadline_projects_{slot} (
                     project_id text PRIMARY KEY,
                     latest_fact_on text,
-                    state text NOT NULL
+                    state text NOT NULL,
+                    undecided bigint NOT NULL DEFAULT 0
                 )"
             ),
             format!(
@@ -700,6 +832,7 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
             ),
             format!("CREATE INDEX project_deadlines_{slot}_due ON project_deadlines_{slot} (due_on)"),
             format!("CREATE INDEX deadline_projects_{slot}_latest ON deadline_projects_{slot} (latest_fact_on)"),
+            format!("CREATE INDEX deadline_projects_{slot}_undecided ON deadline_projects_{slot} (undecided)"),
             format!("CREATE INDEX project_deadlines_{slot}_scope ON project_deadlines_{slot} (province, city, jurisdiction, due_on)"),
         ]
     }
@@ -710,6 +843,22 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
         slot: &str,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
+        // Years recorded in this batch extend the process's calendar first (a recorded year
+        // never changes, so deriving the batch's earlier events under it gives the same rows).
+        let years = events
+            .iter()
+            .filter(|e| e.aggregate_type == domain::calendar::CALENDAR_TYPE)
+            .map(recorded_year)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !years.is_empty() {
+            if let Err(e) = self.calendar.absorb(&years) {
+                tracing::error!(
+                    "deadlines: a recorded calendar year cannot extend the calendar: {e}"
+                );
+            }
+        }
+        // Taken under the checkpoint lock: a calendar extended before it is seen here.
+        let calendar = self.calendar.current();
         let mut touched: BTreeMap<String, ProjectDeadlineState> = BTreeMap::new();
         for event in events {
             if event.aggregate_type != SubsidyProject::TYPE {
@@ -731,76 +880,18 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
                 .expect("inserted above")
                 .apply(&decoded);
         }
-        for (id, state) in touched {
-            let json =
-                serde_json::to_string(&state).map_err(|e| ProjectionError::UnreadableRow {
-                    table: format!("deadline_projects_{slot}"),
-                    id: id.clone(),
-                    reason: e.to_string(),
-                })?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO deadline_projects_{slot} (project_id, latest_fact_on, state) VALUES (?, ?, ?) \
-                     ON CONFLICT (project_id) DO UPDATE SET latest_fact_on = excluded.latest_fact_on, state = excluded.state"
-                ),
-                &[
-                    id.clone().into(),
-                    state.last_date.map(|d| d.to_string()).into(),
-                    json.into(),
-                ],
-            )
-            .await?;
-            tx.execute(
-                &format!("DELETE FROM project_deadlines_{slot} WHERE project_id = ?"),
-                &[id.clone().into()],
-            )
-            .await?;
-            let Some(programme) = self
-                .programmes
-                .get(&state.programme_id, state.programme_version)
-            else {
-                continue;
-            };
-            let (jurisdiction, province, city) = match &state.jurisdiction {
-                Some(j) => (
-                    j.to_string(),
-                    j.province().to_string(),
-                    j.city().map(|c| c.to_string()).unwrap_or_default(),
-                ),
-                None => Default::default(),
-            };
-            let derived = derive(&state.facts, &programme, self.calendar, HORIZON);
-            for d in derived.deadlines {
-                let waived = d.status == workflows::deadlines::DeadlineStatus::Waived
-                    && state.facts.ended_on.is_none();
-                let json =
-                    serde_json::to_string(&d).map_err(|e| ProjectionError::UnreadableRow {
-                        table: format!("project_deadlines_{slot}"),
-                        id: format!("{id}/{}", d.id),
-                        reason: e.to_string(),
-                    })?;
-                tx.execute(
-                    &format!(
-                        "INSERT INTO project_deadlines_{slot} (project_id, deadline_id, jurisdiction, province, city, due_on, met_on, ended_on, waived, deadline) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    ),
-                    &[
-                        id.clone().into(),
-                        d.id.clone().into(),
-                        jurisdiction.clone().into(),
-                        province.clone().into(),
-                        city.clone().into(),
-                        d.due_on.map(|x| x.to_string()).into(),
-                        d.met_on.map(|x| x.to_string()).into(),
-                        state.facts.ended_on.map(|x| x.to_string()).into(),
-                        (waived as i64).into(),
-                        json.into(),
-                    ],
-                )
-                .await?;
-            }
+        for (id, state) in &touched {
+            self.write_project(tx, slot, id, state, &calendar).await?;
+        }
+        if !years.is_empty() {
+            self.rederive_undecided(tx, slot, &calendar).await?;
         }
         Ok(())
+    }
+
+    async fn refresh(&self, tx: &mut crate::sql::Tx, slot: &str) -> Result<usize, ProjectionError> {
+        let calendar = self.calendar.current();
+        self.rederive_undecided(tx, slot, &calendar).await
     }
 }
 

@@ -59,6 +59,12 @@ pub trait SqlProjection: Send + Sync + 'static {
         slot: &str,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError>;
+    /// Brings `slot` up to date with outside data the projection derives with (the deadlines'
+    /// calendar, extended at run time) without any new event; returns the rows rewritten.
+    /// Called under the slot's checkpoint lock ([`Runtime::refresh`]).
+    async fn refresh(&self, _tx: &mut Tx, _slot: &str) -> Result<usize, ProjectionError> {
+        Ok(0)
+    }
 }
 
 /// Where one slot of one projection stands.
@@ -130,7 +136,7 @@ impl Runtime {
     pub fn standard(
         store: &Store,
         programmes: &workflows::programme::ProgrammeRegistry,
-        calendar: &'static workflows::calendar::WorkingCalendar,
+        calendar: impl Into<workflows::calendar::SharedCalendar>,
     ) -> Self {
         Self::new(
             store,
@@ -334,6 +340,43 @@ impl Runtime {
             )
             .await?;
         Ok(rows.first().map(|r| r[0].i64()))
+    }
+
+    /// Runs every projection's [`SqlProjection::refresh`] on each of its slots, each in one
+    /// transaction holding the slot's checkpoint lock (so that it never interleaves with a
+    /// batch being applied). Returns the rows rewritten.
+    pub async fn refresh(&self) -> Result<usize, ProjectionError> {
+        let mut rewritten = 0;
+        for p in self.projections.clone() {
+            let rows = {
+                let mut tx = self.db.begin().await?;
+                let rows = slots(&mut tx, p.name(), "").await?;
+                tx.rollback().await?;
+                rows
+            };
+            for row in rows {
+                let mut tx = self.begin_write().await?;
+                let locked = tx
+                    .fetch_all(
+                        &format!(
+                            "SELECT position FROM projection_checkpoints WHERE name = ? AND slot = ?{}",
+                            self.for_update()
+                        ),
+                        &[p.name().into(), row.slot.clone().into()],
+                    )
+                    .await?;
+                if locked.is_empty() {
+                    tx.rollback().await?;
+                    continue;
+                }
+                rewritten += p.refresh(&mut tx, &row.slot).await?;
+                tx.commit().await?;
+            }
+        }
+        if rewritten > 0 {
+            self.progress.send_modify(|n| *n += 1);
+        }
+        Ok(rewritten)
     }
 
     /// Catches up every slot of every projection and swaps in shadows that are caught up.

@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
@@ -75,7 +75,7 @@ impl DayKind {
 /// Why the calendar could not answer, or could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum CalendarError {
-    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); update workflows/data/holidays, see its README")]
+    #[error("calendar for {year} not yet published (the official working-day data covers {first}–{last}); record the notice with `subsidy calendar load` (README, \"Calendar years\")")]
     NotPublished { year: i32, first: i32, last: i32 },
     #[error("the holiday data file for {year} is malformed: {reason}")]
     Malformed { year: i32, reason: String },
@@ -126,6 +126,8 @@ pub struct WorkingCalendar {
     /// `working_before[i]` is the number of working days in `[start, start + i)`, for
     /// `i` in `0..=days`; a day is working when the count steps up after it.
     working_before: Vec<u32>,
+    /// The years recorded at run time (`subsidy calendar load`) beyond the embedded ones.
+    recorded: BTreeMap<i32, YearNotice>,
 }
 
 impl WorkingCalendar {
@@ -213,7 +215,41 @@ impl WorkingCalendar {
             end,
             listed,
             working_before,
+            recorded: BTreeMap::new(),
         })
+    }
+
+    /// The embedded calendar extended by years recorded at run time (each a [`YearNotice`]
+    /// that passed [`YearNotice::parse`]). The years must continue the embedded run without a
+    /// gap; every rule of [`WorkingCalendar::from_year_files`] applies to them too.
+    pub fn with_recorded(recorded: &[YearNotice]) -> Result<WorkingCalendar, CalendarError> {
+        let texts: Vec<(i32, String)> = recorded.iter().map(|n| (n.year, n.to_json())).collect();
+        let mut files: Vec<(i32, &str)> = EMBEDDED_YEAR_FILES.to_vec();
+        files.extend(texts.iter().map(|(y, t)| (*y, t.as_str())));
+        let mut calendar = WorkingCalendar::from_year_files(&files)?;
+        calendar.recorded = recorded.iter().map(|n| (n.year, n.clone())).collect();
+        Ok(calendar)
+    }
+
+    /// This calendar with one more recorded year (the year after the last covered one).
+    pub fn extended(&self, notice: &YearNotice) -> Result<WorkingCalendar, CalendarError> {
+        let mut recorded: Vec<YearNotice> = self.recorded.values().cloned().collect();
+        recorded.push(notice.clone());
+        WorkingCalendar::with_recorded(&recorded)
+    }
+
+    /// The years recorded at run time, in year order.
+    pub fn recorded_years(&self) -> impl Iterator<Item = &YearNotice> {
+        self.recorded.values()
+    }
+
+    /// The notice of a covered year in the file format: the embedded file for a shipped year,
+    /// the recorded content for a year loaded at run time.
+    pub fn notice(&self, year: i32) -> Option<YearNotice> {
+        if let Some(n) = self.recorded.get(&year) {
+            return Some(n.clone());
+        }
+        YearNotice::embedded(year)
     }
 
     /// The notice years this calendar holds.
@@ -388,6 +424,404 @@ fn parse_year_file(year: i32, text: &str) -> Result<Vec<(NaiveDate, Listed)>, Ca
         ));
     }
     Ok(out)
+}
+
+// ------------------------------------------------------------------ the file format
+
+/// One year's notice in the file format of `workflows/data/holidays/` (the layout of
+/// NateScarlet/holiday-cn), as `subsidy calendar load` reads it and `subsidy calendar show
+/// --format json` writes it. Built only by [`YearNotice::parse`] / [`YearNotice::from_value`],
+/// which check every rule, or from the embedded files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearNotice {
+    pub year: i32,
+    /// Free text: where the transcription came from (not the notice number, which is recorded
+    /// beside the content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// In date order.
+    pub days: Vec<NoticeDay>,
+}
+
+/// A day a notice lists: a day off (`isOffDay: true`) or an adjusted working day (`false`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeDay {
+    pub date: NaiveDate,
+    pub name: String,
+    #[serde(rename = "isOffDay")]
+    pub is_off_day: bool,
+}
+
+/// Why a year file was refused: the JSON pointer of the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    fn new(pointer: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "(the file)"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{pointer}: {}", self.reason)
+    }
+}
+
+/// The years a file may name.
+pub const LOADABLE_YEARS: RangeInclusive<i32> = 2000..=2100;
+
+impl YearNotice {
+    /// The embedded file of a shipped year.
+    pub fn embedded(year: i32) -> Option<YearNotice> {
+        let (_, text) = EMBEDDED_YEAR_FILES.iter().find(|(y, _)| *y == year)?;
+        // The embedded files are checked by this crate's tests.
+        YearNotice::parse(text).ok()
+    }
+
+    /// Parses and checks a year file; every problem is reported with its JSON pointer.
+    pub fn parse(text: &str) -> Result<YearNotice, Vec<FieldError>> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            vec![FieldError::new(
+                "",
+                format!(
+                    "not valid JSON (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )]
+        })?;
+        YearNotice::from_value(&value)
+    }
+
+    /// Checks a year file given as JSON: `year` (2000–2100), `days` (at least one; each with
+    /// `date` YYYY-MM-DD in the named year or from 25 December of the year before, a `name`,
+    /// `isOffDay`), an optional `source`; an adjusted working day (`isOffDay: false`) must be a
+    /// Saturday or Sunday; no date may be listed twice, nor as both kinds. holiday-cn's
+    /// `$schema` and `papers` are accepted and ignored; any other field is refused.
+    pub fn from_value(value: &serde_json::Value) -> Result<YearNotice, Vec<FieldError>> {
+        use serde_json::Value;
+        let mut errors = Vec::new();
+        let Value::Object(root) = value else {
+            return Err(vec![FieldError::new(
+                "",
+                "a year file is a JSON object with \"year\" and \"days\"",
+            )]);
+        };
+        for key in root.keys() {
+            if !["year", "days", "source", "$schema", "papers"].contains(&key.as_str()) {
+                errors.push(FieldError::new(
+                    format!("/{}", escape_pointer(key)),
+                    "unknown field: a year file has \"year\", \"days\" and optionally \"source\"",
+                ));
+            }
+        }
+        let year = match root.get("year") {
+            None => {
+                errors.push(FieldError::new("/year", "missing: the notice year"));
+                None
+            }
+            Some(v) => match v.as_i64() {
+                Some(y) if LOADABLE_YEARS.contains(&(y as i32)) && y == y as i32 as i64 => {
+                    Some(y as i32)
+                }
+                _ => {
+                    errors.push(FieldError::new(
+                        "/year",
+                        format!(
+                            "{v} is not a year from {} to {}",
+                            LOADABLE_YEARS.start(),
+                            LOADABLE_YEARS.end()
+                        ),
+                    ));
+                    None
+                }
+            },
+        };
+        let source = match root.get("source") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.chars().count() <= 1000 && !has_control(s) => {
+                Some(s.clone())
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "/source",
+                    "must be one line of text of at most 1,000 characters",
+                ));
+                None
+            }
+        };
+        let mut days = Vec::new();
+        match root.get("days") {
+            None => errors.push(FieldError::new(
+                "/days",
+                "missing: the days the notice gives off or makes working days",
+            )),
+            Some(Value::Array(list)) if list.is_empty() => errors.push(FieldError::new(
+                "/days",
+                "empty: the notice has not been transcribed yet (a file must list at least one day)",
+            )),
+            Some(Value::Array(list)) => {
+                let bounds = year.map(|y| {
+                    let (m, d) = NEXT_NOTICE_REACHES_BACK_TO;
+                    (
+                        NaiveDate::from_ymd_opt(y - 1, m, d).expect("a valid date"),
+                        NaiveDate::from_ymd_opt(y, 12, 31).expect("a valid date"),
+                    )
+                });
+                let mut seen: HashMap<NaiveDate, (usize, bool)> = HashMap::new();
+                for (i, item) in list.iter().enumerate() {
+                    if let Some(day) = check_day(i, item, bounds, &mut seen, &mut errors) {
+                        days.push(day);
+                    }
+                }
+            }
+            Some(_) => errors.push(FieldError::new("/days", "must be an array of days")),
+        }
+        match year {
+            Some(year) if errors.is_empty() => {
+                days.sort_by_key(|d| d.date);
+                Ok(YearNotice { year, source, days })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// The file text, in the vendored layout (one day per line).
+    pub fn to_json(&self) -> String {
+        let quote = |s: &str| serde_json::to_string(s).expect("a string serialises");
+        let mut out = format!("{{\n  \"year\": {},\n", self.year);
+        if let Some(source) = &self.source {
+            out.push_str(&format!("  \"source\": {},\n", quote(source)));
+        }
+        out.push_str("  \"days\": [\n");
+        let lines: Vec<String> = self
+            .days
+            .iter()
+            .map(|d| {
+                format!(
+                    "    {{\"date\": \"{}\", \"name\": {}, \"isOffDay\": {}}}",
+                    d.date,
+                    quote(&d.name),
+                    d.is_off_day
+                )
+            })
+            .collect();
+        out.push_str(&lines.join(",\n"));
+        out.push_str("\n  ]\n}\n");
+        out
+    }
+
+    /// Whether two files arrange the same days (the `source` text aside).
+    pub fn same_days(&self, other: &YearNotice) -> bool {
+        self.year == other.year && self.days == other.days
+    }
+}
+
+fn check_day(
+    i: usize,
+    item: &serde_json::Value,
+    bounds: Option<(NaiveDate, NaiveDate)>,
+    seen: &mut HashMap<NaiveDate, (usize, bool)>,
+    errors: &mut Vec<FieldError>,
+) -> Option<NoticeDay> {
+    use serde_json::Value;
+    let at = |field: &str| format!("/days/{i}/{field}");
+    let Value::Object(fields) = item else {
+        errors.push(FieldError::new(
+            format!("/days/{i}"),
+            "must be an object with \"date\", \"name\" and \"isOffDay\"",
+        ));
+        return None;
+    };
+    let before = errors.len();
+    for key in fields.keys() {
+        if !["date", "name", "isOffDay"].contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                at(&escape_pointer(key)),
+                "unknown field: a day has \"date\", \"name\" and \"isOffDay\"",
+            ));
+        }
+    }
+    let date = match fields.get("date") {
+        None => {
+            errors.push(FieldError::new(at("date"), "missing"));
+            None
+        }
+        Some(Value::String(s)) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if d.format("%Y-%m-%d").to_string() == *s => Some(d),
+            _ => {
+                errors.push(FieldError::new(
+                    at("date"),
+                    format!("{s:?} is not a date written YYYY-MM-DD"),
+                ));
+                None
+            }
+        },
+        Some(v) => {
+            errors.push(FieldError::new(
+                at("date"),
+                format!("{v} is not a date written YYYY-MM-DD"),
+            ));
+            None
+        }
+    };
+    let name = match fields.get("name") {
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.chars().count() <= 32 && !has_control(s) =>
+        {
+            Some(s.clone())
+        }
+        Some(_) => {
+            errors.push(FieldError::new(
+                at("name"),
+                "must be the festival's name (e.g. 春节), one line of 1 to 32 characters",
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(
+                at("name"),
+                "missing: the festival's name (e.g. 春节)",
+            ));
+            None
+        }
+    };
+    let off = match fields.get("isOffDay") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(v) => {
+            errors.push(FieldError::new(
+                at("isOffDay"),
+                format!("{v} is not true (a day off) or false (an adjusted working day)"),
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(
+                at("isOffDay"),
+                "missing: true for a day off, false for an adjusted working day (调休上班)",
+            ));
+            None
+        }
+    };
+    if let Some(date) = date {
+        if let Some((earliest, latest)) = bounds {
+            if date < earliest || date > latest {
+                errors.push(FieldError::new(
+                    at("date"),
+                    format!(
+                        "{date} is outside the year the notice arranges ({earliest} to {latest}: the named year, and the last days of December before it for the New Year holiday)"
+                    ),
+                ));
+            }
+        }
+        if off == Some(false) && !is_weekend(date) {
+            errors.push(FieldError::new(
+                at("date"),
+                format!(
+                    "{date} is a {:?}, already a working day: only a Saturday or Sunday can be an adjusted working day (isOffDay false)",
+                    date.weekday()
+                ),
+            ));
+        }
+        if let Some(off) = off {
+            match seen.get(&date) {
+                Some(&(j, other)) if other != off => errors.push(FieldError::new(
+                    at("date"),
+                    format!(
+                        "{date} is listed both as a day off and as an adjusted working day (/days/{j} and /days/{i})"
+                    ),
+                )),
+                Some(&(j, _)) => errors.push(FieldError::new(
+                    at("date"),
+                    format!("{date} is listed twice (/days/{j} and /days/{i})"),
+                )),
+                None => {
+                    seen.insert(date, (i, off));
+                }
+            }
+        }
+    }
+    match (date, name, off) {
+        (Some(date), Some(name), Some(is_off_day)) if errors.len() == before => Some(NoticeDay {
+            date,
+            name,
+            is_off_day,
+        }),
+        _ => None,
+    }
+}
+
+fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+// ------------------------------------------------------------------ the running calendar
+
+/// The calendar a running process uses: the embedded years plus those recorded in the store,
+/// shared by every reader and replaced (never edited) when a year is recorded. Readers take a
+/// snapshot with [`SharedCalendar::current`] and keep it for one answer.
+#[derive(Debug, Clone)]
+pub struct SharedCalendar(Arc<RwLock<Arc<WorkingCalendar>>>);
+
+impl SharedCalendar {
+    pub fn new(calendar: WorkingCalendar) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(calendar))))
+    }
+
+    /// The embedded official calendar, not yet extended.
+    pub fn official() -> Self {
+        Self::new(WorkingCalendar::official().clone())
+    }
+
+    /// The calendar now.
+    pub fn current(&self) -> Arc<WorkingCalendar> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Adds the recorded years the calendar does not cover yet (years it covers are left as
+    /// they are: a recorded year never changes). Returns whether the calendar changed.
+    pub fn absorb(&self, notices: &[YearNotice]) -> Result<bool, CalendarError> {
+        let mut guard = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let last = *guard.covered_years().end();
+        let mut fresh: Vec<&YearNotice> = notices.iter().filter(|n| n.year > last).collect();
+        if fresh.is_empty() {
+            return Ok(false);
+        }
+        fresh.sort_by_key(|n| n.year);
+        fresh.dedup_by_key(|n| n.year);
+        let mut recorded: Vec<YearNotice> = guard.recorded.values().cloned().collect();
+        recorded.extend(fresh.into_iter().cloned());
+        *guard = Arc::new(WorkingCalendar::with_recorded(&recorded)?);
+        Ok(true)
+    }
+}
+
+impl Default for SharedCalendar {
+    fn default() -> Self {
+        Self::official()
+    }
+}
+
+impl From<&WorkingCalendar> for SharedCalendar {
+    fn from(calendar: &WorkingCalendar) -> Self {
+        Self::new(calendar.clone())
+    }
 }
 
 fn ymd(y: i32, m: u32, d: u32, file_year: i32) -> Result<NaiveDate, CalendarError> {

@@ -304,7 +304,7 @@ fn a_date_after_the_last_notice_is_refused_naming_the_missing_year() {
     assert_eq!(
         message,
         "calendar for 2027 not yet published (the official working-day data covers 2007–2026); \
-         update workflows/data/holidays, see its README"
+         record the notice with `subsidy calendar load` (README, \"Calendar years\")"
     );
 }
 
@@ -474,4 +474,44 @@ fn gaps_duplicates_and_no_files_are_refused() {
         WorkingCalendar::from_year_files(&[]).unwrap_err(),
         CalendarError::NoYearFiles
     );
+}
+
+#[test]
+fn every_shipped_year_round_trips_through_the_file_format() {
+    use workflows::calendar::{YearNotice, EMBEDDED_YEAR_FILES};
+    for (year, text) in EMBEDDED_YEAR_FILES {
+        let notice = YearNotice::parse(text).unwrap_or_else(|e| panic!("{year}: {e:?}"));
+        let again = YearNotice::parse(&notice.to_json()).unwrap();
+        assert_eq!(notice, again, "{year}");
+        assert_eq!(YearNotice::embedded(*year), Some(notice));
+    }
+}
+
+#[test]
+fn a_recorded_year_extends_the_calendar_and_a_gap_is_refused() {
+    use workflows::calendar::{SharedCalendar, YearNotice};
+    let next = YearNotice::parse(
+        r#"{"year": 2027, "days": [{"date": "2027-01-01", "name": "元旦", "isOffDay": true}]}"#,
+    )
+    .unwrap();
+    let shared = SharedCalendar::official();
+    let before = shared.current();
+    assert!(shared.absorb(std::slice::from_ref(&next)).unwrap());
+    assert!(
+        !shared.absorb(std::slice::from_ref(&next)).unwrap(),
+        "once only"
+    );
+    let cal = shared.current();
+    assert_eq!(cal.covered_years(), 2007..=2027);
+    assert_eq!(
+        cal.add_working_days(d(2026, 12, 31), 1).unwrap(),
+        d(2027, 1, 4)
+    );
+    // The snapshot taken before is unchanged.
+    assert!(before.is_working_day(d(2027, 1, 4)).is_err());
+    let gap = YearNotice::parse(
+        r#"{"year": 2029, "days": [{"date": "2029-01-01", "name": "元旦", "isOffDay": true}]}"#,
+    )
+    .unwrap();
+    assert!(cal.extended(&gap).is_err());
 }

@@ -57,6 +57,13 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// Invalid input with each failing field (422).
+    #[error("{detail}")]
+    InvalidFields {
+        code: &'static str,
+        detail: String,
+        errors: Vec<ProblemField>,
+    },
     #[error("too many failed log-ins; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
     #[error("{detail}")]
@@ -154,6 +161,7 @@ impl ApiError {
             ApiError::Stale { .. } => "concurrency.stale_version",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unprocessable { code, .. } => code,
+            ApiError::InvalidFields { code, .. } => code,
             ApiError::TooManyRequests { .. } => "auth.rate_limited",
             ApiError::NotImplemented { code, .. } => code,
             ApiError::Refused(e) => e.code(),
@@ -173,7 +181,9 @@ impl ApiError {
             ApiError::NotFound(_) => "Not found",
             ApiError::Stale { .. } => "Precondition failed",
             ApiError::Conflict { .. } => "Conflict",
-            ApiError::Unprocessable { .. } => "Unprocessable request",
+            ApiError::Unprocessable { .. } | ApiError::InvalidFields { .. } => {
+                "Unprocessable request"
+            }
             ApiError::TooManyRequests { .. } => "Too many requests",
             ApiError::NotImplemented { .. } => "Not implemented",
             ApiError::Refused(e) if e.is_finance_rule() => "Refused by a finance-discipline rule",
@@ -203,6 +213,7 @@ impl ApiError {
                     }]
                 })
                 .unwrap_or_default(),
+            ApiError::InvalidFields { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         let detail = match self {
@@ -241,7 +252,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::InvalidFields { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             ApiError::Refused(e) => refusal_status(e),

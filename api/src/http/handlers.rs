@@ -366,7 +366,7 @@ pub(crate) async fn list_page(
                     state.projections.reader(),
                     &slot,
                     state.engine.programmes(),
-                    state.engine.services.calendar,
+                    &state.engine.services.calendar.current(),
                     today,
                 )
                 .await
@@ -888,7 +888,7 @@ pub(crate) async fn deadlines_of(
         path,
         &events,
         &programme,
-        state.engine.services.calendar,
+        &state.engine.services.calendar.current(),
         today,
     );
     Ok((deadlines, version))

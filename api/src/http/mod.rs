@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod calendar;
 pub mod db;
 pub mod errors;
 pub mod exports;
@@ -109,6 +110,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/rollup"),
     ("get", "/exports/annex/{name}"),
     ("get", "/reminders"),
+    ("get", "/calendar/years"),
+    ("post", "/calendar/years"),
     ("get", "/projects/{id}/ledger"),
     ("post", "/projects"),
     ("get", "/projects/{id}"),
@@ -167,6 +170,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(exports::annex_export),
         )
         .route("/reminders", web::get().to(h::reminder_log))
+        .route("/calendar/years", web::get().to(calendar::list_years))
+        .route("/calendar/years", web::post().to(calendar::load_year))
         .route("/projects/{id}/ledger", web::get().to(h::project_ledger))
         .route("/projects", web::post().to(h::register_project))
         .route("/projects/{id}", web::get().to(h::show_project))
@@ -408,6 +413,9 @@ async fn read_replica(url: &str) -> std::io::Result<projections::sql::Db> {
     Ok(projections::sql::Db::Postgres(pool))
 }
 
+/// How often a server looks for calendar years recorded by another process.
+pub const CALENDAR_CHECK_EVERY: Duration = Duration::from_secs(30);
+
 /// A task that runs beside the server and stops with it (it gets the shutdown token).
 pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -428,6 +436,11 @@ impl Application {
         // The read models: created on the first start (built from the log once), rebuilt in
         // the other slot when their code version changed (the old one serves meanwhile), and
         // otherwise only caught up from their checkpoints, in the background.
+        // The calendar years recorded in the store, before any deadline is derived.
+        engine
+            .refresh_calendar()
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let mut runtime = engine.projections();
         if let Some(url) = &settings.read_database_url {
             runtime = runtime.with_reader(read_replica(url).await?);
@@ -490,8 +503,20 @@ impl Application {
             shutdown: CancellationToken::new(),
             background: Vec::new(),
         };
+        let watched = (app.engine.clone(), runtime.clone());
         app.spawn_background(move |token| async move {
             runtime.run(token.cancelled_owned()).await;
+        });
+        // Years recorded by another process; next year's warning from 1 December.
+        app.spawn_background(move |token| async move {
+            let (engine, runtime) = watched;
+            crate::calendar::watch(
+                engine,
+                runtime,
+                CALENDAR_CHECK_EVERY,
+                token.cancelled_owned(),
+            )
+            .await;
         });
         Ok(app)
     }

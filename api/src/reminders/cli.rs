@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use clap::Args;
 use domain::JurisdictionCode;
 use projections::deadlines::{DeadlineQuery, DeadlinesView};
-use workflows::calendar::WorkingCalendar;
 
 use super::config::MailArgs;
 use super::{shanghai_today, Scheduler};
@@ -15,9 +14,9 @@ use crate::engine::{Engine, Settings};
 use crate::table::Table;
 
 /// Where to find how to update the working-day calendar, printed with calendar problems.
-const CALENDAR_HELP: &str = "the official working-day calendar ends with the last vendored State Council notice; \
-to add a year, vendor its file into workflows/data/holidays/ as described in the README there, list the year in \
-EMBEDDED_YEAR_FILES (workflows/src/calendar.rs) and rebuild";
+const CALENDAR_HELP: &str = "the official working-day calendar ends with the last State Council notice shipped or recorded; \
+an admin records the next one with `subsidy calendar load FILE --notice \"国办发明电〔YYYY〕N号\"` (or POST /calendar/years), \
+no rebuild needed: see `subsidy calendar list` and the README, \"Calendar years\"";
 
 #[derive(Debug, Clone, Args)]
 pub struct DeadlinesArgs {
@@ -74,7 +73,7 @@ pub async fn deadlines(settings: &Settings, args: DeadlinesArgs) -> anyhow::Resu
     };
     let listing = view.deadlines(
         engine.programmes(),
-        WorkingCalendar::official(),
+        &engine.services.calendar.current(),
         today,
         &query,
     );

@@ -37,7 +37,6 @@ use lettre::message::Mailbox;
 use projections::deadlines::{plan_reminders_persisted, DueReminder, ReminderPlan};
 use serde::Serialize;
 use store::Clock;
-use workflows::calendar::WorkingCalendar;
 
 use crate::engine::Engine;
 use config::MailArgs;
@@ -109,7 +108,6 @@ pub struct Scheduler {
     base_url: String,
     clock: Arc<dyn Clock>,
     worker: String,
-    calendar: &'static WorkingCalendar,
     projections: projections::Runtime,
     lease: Duration,
 }
@@ -149,7 +147,6 @@ impl Scheduler {
             base_url: mail.base_url.clone(),
             clock,
             worker,
-            calendar: WorkingCalendar::official(),
             projections: engine.projections(),
             engine,
             lease: LEASE,
@@ -189,7 +186,7 @@ impl Scheduler {
             self.projections.db(),
             &slot,
             self.engine.programmes(),
-            self.calendar,
+            &self.engine.services.calendar.current(),
             today,
         )
         .await?)

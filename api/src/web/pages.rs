@@ -475,6 +475,8 @@ struct DashboardPage {
     overdue_href: String,
     exports: Vec<ExportLink>,
     position: i64,
+    /// From 1 December while next year's holiday notice is not loaded.
+    calendar_warning: Option<String>,
 }
 
 /// One annex table offered for download on the dashboard (`GET /exports/annex/{name}`).
@@ -700,7 +702,7 @@ async fn dashboard_page(
         state.projections.reader(),
         &slot,
         state.engine.programmes(),
-        state.engine.services.calendar,
+        &state.engine.services.calendar.current(),
         today(),
         14,
         &scope,
@@ -710,6 +712,24 @@ async fn dashboard_page(
         .into_iter()
         .partition(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue);
     let (overdue_total, soon_total) = (overdue.len(), soon.len());
+    let calendar = state.engine.services.calendar.current();
+    let calendar_warning =
+        crate::calendar::next_year_warning(&calendar, today()).map(|_| {
+            let next = calendar.covered_years().end() + 1;
+            let from = calendar
+                .decided_dates()
+                .end()
+                .succ_opt()
+                .unwrap_or(*calendar.decided_dates().end());
+            match lang {
+                Lang::Zh => format!(
+                    "{next}年节假日安排尚未载入：自{from}起按工作日计算的期限暂无法确定。请管理员载入国务院办公厅的通知（subsidy calendar load）。"
+                ),
+                Lang::En => format!(
+                    "The {next} holiday calendar is not loaded: deadlines counted in working days from {from} on cannot be decided yet. An admin should record the State Council notice (subsidy calendar load)."
+                ),
+            }
+        });
 
     let page = DashboardPage {
         l: ctx_layout(
@@ -731,6 +751,7 @@ async fn dashboard_page(
         soon: deadline_rows(lang, &soon[..soon.len().min(DASHBOARD_ROWS)]),
         soon_total,
         overdue_href: format!("/ui/projects?jurisdiction={}&overdue=true", view.scope),
+        calendar_warning,
         exports: crate::annex::AnnexName::ALL
             .into_iter()
             .map(|a| {

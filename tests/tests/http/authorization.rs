@@ -256,6 +256,27 @@ async fn matrix(app: &TestApp) {
             log.status,
             log.status == expected,
         );
+        // Calendar years: everyone reads them, only an admin records one (an empty file here:
+        // refused after authorization, nothing stored).
+        let years = app.get(user, "/calendar/years").await;
+        check(
+            format!("GET /calendar/years as {user}"),
+            years.status,
+            years.status == 200,
+        );
+        let load = app
+            .post(
+                user,
+                "/calendar/years",
+                &json!({"notice": "", "file": {"year": 2027, "days": []}}),
+            )
+            .await;
+        let expected = if role.as_str() == "admin" { 422 } else { 403 };
+        check(
+            format!("POST /calendar/years as {user}"),
+            load.status,
+            load.status == expected,
+        );
         let me = app.get(user, "/auth/me").await;
         check(
             format!("GET /auth/me as {user}"),
@@ -330,6 +351,8 @@ async fn matrix(app: &TestApp) {
         ("get", "/rollup".to_string()),
         ("get", "/exports/annex/{name}".to_string()),
         ("get", "/reminders".to_string()),
+        ("get", "/calendar/years".to_string()),
+        ("post", "/calendar/years".to_string()),
     ]);
     // Public routes: anyone may call them.
     for path in ["/healthz", "/readyz"] {
@@ -386,7 +409,13 @@ async fn matrix(app: &TestApp) {
         disabled.status,
         disabled.status == 403,
     );
-    for path in ["/projects", "/programmes", "/users", "/auth/me"] {
+    for path in [
+        "/projects",
+        "/programmes",
+        "/users",
+        "/auth/me",
+        "/calendar/years",
+    ] {
         let anonymous = app.send(app.client.get(app.url(path))).await;
         check(
             format!("GET {path} anonymous"),

@@ -8,6 +8,7 @@ mod accounts;
 mod audit_findings;
 mod authorization;
 mod bad_input;
+mod calendar;
 mod concurrency;
 mod exports;
 mod hardening;
