@@ -338,6 +338,8 @@ async fn audit_check_exits_3_on_finance_findings_only() {
     let bad = subsidy(&dir, None, &["audit", "check", "--jurisdiction", "12"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--jurisdiction"), "{}", stderr(&bad));
+}
+
 /// `subsidy calendar load|list|show`: a deadline in January 2027 is undecided before the
 /// (invented) 2027 file is recorded and exact after it; a bad file is refused naming the field
 /// and stores nothing; a shipped year exported with `show --format json` loads unchanged.

@@ -281,7 +281,7 @@ async fn check(
     let report = super::check::check_store(
         &engine.store,
         engine.programmes(),
-        engine.services.calendar,
+        &engine.services.calendar.current(),
         &scope,
         crate::reminders::shanghai_today(Utc::now()),
     )

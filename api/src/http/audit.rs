@@ -95,11 +95,21 @@ pub async fn findings(
     principal: Principal,
     query: web::Query<FindingsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let report = findings_report(&state, &principal, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The compliance report for `principal` (auditor or supervisor) over `query`'s scope: what
+/// `GET /audit/findings` answers and the findings page shows.
+pub async fn findings_report(
+    state: &AppState,
+    principal: &Principal,
+    query: FindingsQuery,
+) -> Result<crate::audit::check::CheckReport, ApiError> {
     principal.require_role(
         &[Role::Auditor, Role::Supervisor],
         "read compliance findings",
     )?;
-    let query = query.into_inner();
     let scope = match super::handlers::scope_param(query.jurisdiction.as_deref())? {
         Some(code) => code,
         None => principal
@@ -115,16 +125,15 @@ pub async fn findings(
         )));
     }
     let engine = &state.engine;
-    let report = crate::audit::check::check_store(
+    Ok(crate::audit::check::check_store(
         &engine.store,
         engine.programmes(),
-        engine.services.calendar,
+        &engine.services.calendar.current(),
         &crate::audit::check::CheckScope {
             jurisdiction: Some(scope),
             as_of: query.as_of,
         },
         crate::reminders::shanghai_today(chrono::Utc::now()),
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(report))
+    .await?)
 }

@@ -58,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::post().to(pages::step_submit),
                 )
                 .route("/reminders", web::get().to(pages::reminders))
+                .route("/audit/findings", web::get().to(pages::findings))
                 .route("/accounts", web::get().to(pages::accounts))
                 .route("/static/{file}", web::get().to(assets::serve))
                 .default_service(web::to(pages::no_page)),

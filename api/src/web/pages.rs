@@ -82,6 +82,7 @@ pub struct Head {
     pub jurisdictions: String,
     pub reads_projects: bool,
     pub is_admin: bool,
+    pub audits: bool,
 }
 
 fn layout(lang: Lang, ctx: Option<&Ctx>, title: String, nav: &'static str, here: &str) -> Layout {
@@ -103,6 +104,7 @@ fn layout(lang: Lang, ctx: Option<&Ctx>, title: String, nav: &'static str, here:
                 .join(", "),
             reads_projects: c.principal.user.role.reads_projects(),
             is_admin: c.principal.user.role == Role::Admin,
+            audits: matches!(c.principal.user.role, Role::Auditor | Role::Supervisor),
         }),
         csrf: ctx.map(|c| c.csrf.clone()).unwrap_or_default(),
         switch_href: format!("/ui/lang/{}?next={}", lang.other().code(), url_encode(here)),
@@ -2327,6 +2329,113 @@ pub async fn reminders(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
             total: page.total,
             prev: (page.offset > 0).then(|| link((page.offset - page.limit).max(0))),
             next: (page.offset + page.limit < page.total).then(|| link(page.offset + page.limit)),
+        };
+        Ok(html(StatusCode::OK, &out))
+    }
+    .await;
+    respond(&ctx, r)
+}
+
+// ------------------------------------------------------------------------------ findings
+
+pub struct FindingLine {
+    pub finance: bool,
+    pub title: String,
+    pub project_id: String,
+    pub project_name: String,
+    pub place: String,
+    pub detail: String,
+    pub amount: String,
+    pub late: String,
+    pub events: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+struct FindingsPage {
+    l: Layout,
+    scope: String,
+    j: String,
+    as_of: String,
+    day: String,
+    projects: u64,
+    events: u64,
+    finance: usize,
+    deadline: usize,
+    rows: Vec<FindingLine>,
+    shown: usize,
+    problems: Vec<String>,
+}
+
+/// At most this many findings on the page (finance first); the API and the CLI give all.
+const FINDINGS_SHOWN: usize = 300;
+
+/// `/ui/audit/findings`: the compliance report (`GET /audit/findings`) for auditors and
+/// supervisors, as of a day, with the events proving each finding.
+pub async fn findings(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let ctx = match Ctx::load(&req, &state).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let r = async {
+        let q: crate::http::audit::FindingsQuery = page_query(&req)?;
+        let j = q.jurisdiction.clone().unwrap_or_default();
+        let as_of = q.as_of.map(|d| d.to_string()).unwrap_or_default();
+        let report = crate::http::audit::findings_report(&state, &ctx.principal, q).await?;
+        let lang = ctx.lang;
+        let en = lang == Lang::En;
+        let rows = report
+            .findings
+            .iter()
+            .take(FINDINGS_SHOWN)
+            .map(|f| FindingLine {
+                finance: f.severity == crate::audit::check::Severity::Finance,
+                title: if en { f.title_en } else { f.title_zh }.to_string(),
+                project_id: f.project_id.clone(),
+                project_name: f.project_name.clone(),
+                place: f.jurisdiction.as_deref().map(place).unwrap_or_default(),
+                detail: if en { &f.detail_en } else { &f.detail_zh }.clone(),
+                amount: f.amount_fen.map(yuan).unwrap_or_default(),
+                late: f
+                    .working_days_late
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                events: f
+                    .events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "#{} {} {} {}",
+                            e.sequence, e.event_type, e.recorded_at, e.hash
+                        )
+                    })
+                    .collect(),
+            })
+            .collect::<Vec<_>>();
+        let out = FindingsPage {
+            l: ctx_layout(&ctx, lang.msgs().nav_findings.into(), "findings"),
+            scope: report
+                .jurisdiction
+                .as_deref()
+                .map(place)
+                .unwrap_or_default(),
+            j,
+            as_of,
+            day: report.as_of.to_string(),
+            projects: report.projects,
+            events: report.events,
+            finance: report.finance_findings,
+            deadline: report.deadline_findings,
+            shown: rows.len(),
+            rows,
+            problems: report
+                .problems
+                .iter()
+                .map(|p| match p.sequence {
+                    Some(n) => format!("{} #{n}: {}", p.project_id, p.what),
+                    None => format!("{}: {}", p.project_id, p.what),
+                })
+                .collect(),
         };
         Ok(html(StatusCode::OK, &out))
     }

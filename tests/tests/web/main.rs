@@ -750,6 +750,29 @@ async fn pages_in_a_real_browser() {
     assert_clean_console(&c, "reminder log").await;
     assert_accessible(&c, "reminder log").await;
     shot(&c, "reminders-zh", 1280).await;
+    // The compliance report: the clean demo data has no finance finding; its overdue
+    // deadlines are deadline findings, each with its proving events.
+    c.goto(&format!("{base}/ui/audit/findings")).await.unwrap();
+    assert_eq!(
+        text(&c, "#finance-count").await,
+        "0",
+        "no finance finding in the demo"
+    );
+    let deadline: usize = text(&c, "#deadline-count").await.parse().unwrap();
+    assert!(deadline > 0, "the demo's overdue deadlines are findings");
+    let rows = c
+        .find_all(Locator::Css("#findings tbody tr.deadline"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), deadline.min(300));
+    let first_events = c
+        .find_all(Locator::Css("#findings tbody tr:first-child li.hash"))
+        .await
+        .unwrap();
+    assert!(!first_events.is_empty(), "a finding names its events");
+    assert_clean_console(&c, "compliance findings").await;
+    assert_accessible(&c, "compliance findings").await;
+    shot(&c, "findings-zh", 1280).await;
     c.goto(&format!("{base}/ui/?j=370300")).await.unwrap();
     assert_eq!(
         text(&c, "#scope").await,
@@ -1341,6 +1364,26 @@ async fn registration_and_objection_resolution_through_the_pages() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    // The compliance report is for auditors and supervisors, not officers.
+    let (officer, _) = form_login(&client, &server, "officer.yiyuan").await;
+    let refused = client
+        .get(format!("{}/ui/audit/findings", server.base))
+        .header("Cookie", format!("subsidy_session={officer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let shown = client
+        .get(format!(
+            "{}/ui/audit/findings?jurisdiction=370323",
+            server.base
+        ))
+        .header("Cookie", format!("subsidy_session={auditor}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), 200);
+    assert!(shown.text().await.unwrap().contains("沂源县 370323"));
 
     // An objection recorded during the notice, then resolved through its own form.
     let id = project_in(&server, "notice").await;
