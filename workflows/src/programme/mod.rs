@@ -9,6 +9,7 @@
 //! `schema/programme.schema.json`, then the semantic rules that JSON Schema cannot express
 //! (see `registry.rs`). Whatever is refused names the file, the JSON pointer and the reason.
 
+pub mod diff;
 mod forms;
 mod registry;
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use jsonschema::Validator;
 use serde_json::Value;
@@ -53,16 +53,45 @@ impl DefinitionError {
     }
 }
 
-/// Every loaded programme definition, keyed by (id, version). Cloning shares the definitions.
+/// Every loaded programme definition, keyed by (id, version), and the versions withdrawn for
+/// new registrations.
+///
+/// **Cloning shares the registry**: a version added ([`ProgrammeRegistry::add`]) or withdrawn
+/// through one clone is seen by every clone, so the aggregate's services, the read models and
+/// the HTTP handlers of a process all see a version published at run time at once (a version
+/// is only ever added, never changed, so a reader needs no snapshot). [`ProgrammeRegistry::detached`]
+/// is an independent copy.
 #[derive(Debug, Clone, Default)]
 pub struct ProgrammeRegistry {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inner {
     programmes: BTreeMap<ProgrammeKey, Arc<Programme>>,
+    /// Withdrawn versions and why: no new project may register under them.
+    withdrawn: BTreeMap<ProgrammeKey, String>,
 }
 
 impl ProgrammeRegistry {
     /// An empty registry.
     pub fn empty() -> ProgrammeRegistry {
         ProgrammeRegistry::default()
+    }
+
+    /// An independent copy: what is added to or withdrawn from it later is not shared.
+    pub fn detached(&self) -> ProgrammeRegistry {
+        ProgrammeRegistry {
+            inner: Arc::new(RwLock::new(self.read().clone())),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The definitions shipped in `programmes/`, embedded in the binary.
@@ -83,7 +112,7 @@ impl ProgrammeRegistry {
                 }
                 registry
             })
-            .clone()
+            .detached()
     }
 
     /// The shipped definitions as (file label, text), for tests and for `programmes show`.
@@ -154,10 +183,17 @@ impl ProgrammeRegistry {
     /// Adds a definition. Inserting the same (id, version) again with identical content is a
     /// no-op; with different content it is refused, because a shipped version is immutable.
     pub fn insert(&mut self, p: Programme) -> Result<(), DefinitionError> {
+        self.add(p).map(|_| ())
+    }
+
+    /// [`ProgrammeRegistry::insert`] through a shared registry (every clone sees it). Returns
+    /// whether the version is new.
+    pub fn add(&self, p: Programme) -> Result<bool, DefinitionError> {
         let key = p.key();
-        if let Some(existing) = self.programmes.get(&key) {
+        let mut inner = self.write();
+        if let Some(existing) = inner.programmes.get(&key) {
             if existing.same_definition(&p) {
-                return Ok(());
+                return Ok(false);
             }
             return Err(DefinitionError::new(
                 p.origin(),
@@ -170,16 +206,41 @@ impl ProgrammeRegistry {
                     } else {
                         existing.origin()
                     },
-                    self.latest(&key.id).map_or(key.version, |l| l.version) + 1
+                    latest_of(&inner.programmes, &key.id).map_or(key.version, |l| l.version) + 1
                 ),
             ));
         }
-        self.programmes.insert(key, Arc::new(p));
-        Ok(())
+        inner.programmes.insert(key, Arc::new(p));
+        Ok(true)
+    }
+
+    /// Withdraws a version for new registrations (projects already under it keep it). Returns
+    /// whether it was in force before.
+    pub fn withdraw(&self, id: &str, version: u32, reason: &str) -> bool {
+        let key = ProgrammeKey {
+            id: id.to_string(),
+            version,
+        };
+        self.write()
+            .withdrawn
+            .insert(key, reason.to_string())
+            .is_none()
+    }
+
+    /// Why a version was withdrawn for new registrations, if it was.
+    pub fn withdrawal(&self, id: &str, version: u32) -> Option<String> {
+        self.read()
+            .withdrawn
+            .get(&ProgrammeKey {
+                id: id.to_string(),
+                version,
+            })
+            .cloned()
     }
 
     pub fn get(&self, id: &str, version: u32) -> Option<Arc<Programme>> {
-        self.programmes
+        self.read()
+            .programmes
             .get(&ProgrammeKey {
                 id: id.to_string(),
                 version,
@@ -189,26 +250,33 @@ impl ProgrammeRegistry {
 
     /// The highest version of a programme.
     pub fn latest(&self, id: &str) -> Option<Arc<Programme>> {
-        self.programmes
-            .iter()
-            .filter(|(k, _)| k.id == id)
-            .map(|(_, p)| p)
-            .next_back()
-            .cloned()
+        latest_of(&self.read().programmes, id)
     }
 
     /// Every definition, sorted by id, then version.
     pub fn all(&self) -> Vec<Arc<Programme>> {
-        self.programmes.values().cloned().collect()
+        self.read().programmes.values().cloned().collect()
     }
 
     pub fn len(&self) -> usize {
-        self.programmes.len()
+        self.read().programmes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.programmes.is_empty()
+        self.read().programmes.is_empty()
     }
+}
+
+fn latest_of(
+    programmes: &BTreeMap<ProgrammeKey, Arc<Programme>>,
+    id: &str,
+) -> Option<Arc<Programme>> {
+    programmes
+        .iter()
+        .filter(|(k, _)| k.id == id)
+        .map(|(_, p)| p)
+        .next_back()
+        .cloned()
 }
 
 fn meta_validator() -> Result<&'static Validator, DefinitionError> {
