@@ -250,6 +250,16 @@ impl SubsidyProject {
                         version: programme_version,
                     });
                 }
+                if let Some(reason) = services
+                    .programmes
+                    .withdrawal(&programme_id, programme_version)
+                {
+                    return Err(ProjectError::ProgrammeWithdrawn {
+                        id: programme_id,
+                        version: programme_version,
+                        reason,
+                    });
+                }
                 E::ProjectRegistered {
                     name: name.trim().to_string(),
                     programme_id,

@@ -14,6 +14,12 @@ pub enum ProjectError {
     AlreadyRegistered,
     #[error("programme {id}@v{version} is not known to this system")]
     UnknownProgramme { id: String, version: u32 },
+    #[error("programme {id}@v{version} is withdrawn for new registrations ({reason}); register under a version in force")]
+    ProgrammeWithdrawn {
+        id: String,
+        version: u32,
+        reason: String,
+    },
     #[error("'{command:?}' is not allowed while the project is in stage {stage}; it is allowed in: {allowed}")]
     WrongStage {
         command: CommandKind,
@@ -174,6 +180,7 @@ impl ProjectError {
             NotRegistered => "project.not_registered",
             AlreadyRegistered => "project.already_registered",
             UnknownProgramme { .. } => "programme.unknown",
+            ProgrammeWithdrawn { .. } => "programme.withdrawn",
             WrongStage { .. } => "stage.command_not_allowed",
             Suspended { .. } => "stage.suspended",
             NotSuspended => "stage.not_suspended",

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod fixtures;
+pub mod programme;
 pub mod replay;
 pub mod stage;
 pub mod types;
