@@ -182,12 +182,13 @@ pub enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProgrammesCommand {
-    /// List every programme version.
+    /// List every programme version recorded in the store: status (in force / withdrawn),
+    /// sha256, who published it and when.
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Show one programme (the latest version unless --version is given).
+    /// Show one programme version as recorded (the latest unless --version is given).
     Show {
         id: String,
         #[arg(long)]
@@ -197,6 +198,35 @@ pub enum ProgrammesCommand {
     },
     /// Check a definition file; prints the file, JSON path and reason of the first problem.
     Validate { file: PathBuf },
+    /// Check a definition file and record it as a version in force. The same content again
+    /// changes nothing; other content under a published (id, version) is refused.
+    Publish {
+        file: PathBuf,
+        /// Who publishes it (default: `cli:` and the operating-system user).
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a version for new registrations (projects registered under it keep it).
+    Withdraw {
+        id: String,
+        version: u32,
+        #[arg(long)]
+        reason: String,
+        /// Who withdraws it (default: `cli:` and the operating-system user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// What changed between two recorded versions: JSON pointers added, removed or changed.
+    Diff {
+        id: String,
+        from: u32,
+        to: u32,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,7 +277,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Programmes { command } => programmes(&settings, command),
+        Command::Programmes { command } => {
+            let engine = Engine::open(&settings).await?;
+            programmes(&engine, command).await
+        }
         Command::Migrate => {
             let engine = Engine::open(&settings).await?;
             println!(
@@ -290,6 +323,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The acting user of a CLI command: `--by`, or `cli:` and the operating-system user.
+fn cli_context(by: Option<String>) -> domain::CommandContext {
+    let actor = by.unwrap_or_else(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("cli:{user}")
+    });
+    domain::CommandContext::new(actor)
+}
+
 /// `subsidy calendar load|list|show`.
 async fn calendar_command(engine: &Engine, command: CalendarCommand) -> anyhow::Result<()> {
     match command {
@@ -310,13 +354,7 @@ async fn calendar_command(engine: &Engine, command: CalendarCommand) -> anyhow::
                     e.column()
                 ),
             };
-            let actor = by.unwrap_or_else(|| {
-                let user = std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .unwrap_or_else(|_| "unknown".into());
-                format!("cli:{user}")
-            });
-            let context = domain::CommandContext::new(actor);
+            let context = cli_context(by);
             let runtime = engine.projections();
             let outcome = match engine
                 .load_calendar_year(&context, &value, &notice, &runtime)
@@ -570,42 +608,47 @@ async fn projections_command(engine: &Engine, command: ProjectionsCommand) -> an
     Ok(())
 }
 
-fn programmes(settings: &Settings, command: ProgrammesCommand) -> anyhow::Result<()> {
-    let mut registry = ProgrammeRegistry::builtin();
-    if settings.programmes_dir().is_dir() {
-        registry = registry.with_dir(&settings.programmes_dir())?;
-    }
+/// `subsidy programmes list|show|publish|withdraw|diff` (the versions recorded in the store).
+async fn programmes(engine: &Engine, command: ProgrammesCommand) -> anyhow::Result<()> {
+    use crate::programmes::{recorded_versions, recorded_versions_of, PublishError};
     match command {
         ProgrammesCommand::List { json } => {
-            let all = registry.all();
+            let all = recorded_versions(engine).await?;
             if json {
-                let rows: Vec<_> = all
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({
-                            "id": p.id, "version": p.version, "title": p.title,
-                            "title_en": p.title_en, "year": p.year,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                let mut t = Table::new(["id", "version", "year", "title"]);
+                let mut t = Table::new([
+                    "id",
+                    "version",
+                    "year",
+                    "status",
+                    "title",
+                    "published by",
+                    "published at",
+                    "position",
+                    "sha256",
+                ]);
                 for p in &all {
                     t.row([
                         p.id.clone(),
                         p.version.to_string(),
                         p.year.to_string(),
+                        p.status.replace('_', " "),
                         p.title.clone(),
+                        p.published_by.clone(),
+                        p.published_at.to_rfc3339(),
+                        p.position.to_string(),
+                        p.sha256.clone(),
                     ]);
                 }
                 print!("{}", t.render());
             }
         }
         ProgrammesCommand::Show { id, version, json } => {
-            let p = match version {
-                Some(v) => registry.get(&id, v),
-                None => registry.latest(&id),
+            let versions = recorded_versions_of(engine, &id).await?;
+            let record = match version {
+                Some(v) => versions.into_iter().find(|r| r.version == v),
+                None => versions.into_iter().next_back(),
             }
             .ok_or_else(|| {
                 anyhow!(
@@ -614,38 +657,150 @@ fn programmes(settings: &Settings, command: ProgrammesCommand) -> anyhow::Result
                 )
             })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&*p)?);
+                let mut v = serde_json::to_value(&record)?;
+                v["definition"] = record.definition.clone();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            let p = engine
+                .programmes()
+                .get(&record.id, record.version)
+                .ok_or_else(|| anyhow!("{id}@v{} is recorded but not in force here: its definition cannot be loaded (see the log)", record.version))?;
+            println!("{} — {} ({})", p.key(), p.title, p.title_en);
+            println!(
+                "source: {} {} ({})",
+                p.source.issuer, p.source.document, p.source.date
+            );
+            println!(
+                "status: {}{}",
+                record.status.replace('_', " "),
+                record
+                    .withdrawn_reason
+                    .as_ref()
+                    .map(|r| format!(
+                        " ({r}; by {} at {})",
+                        record.withdrawn_by.clone().unwrap_or_default(),
+                        record
+                            .withdrawn_at
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default()
+                    ))
+                    .unwrap_or_default()
+            );
+            println!(
+                "published by {} at {}, position {}, sha256 {}",
+                record.published_by,
+                record.published_at.to_rfc3339(),
+                record.position,
+                record.sha256
+            );
+            println!(
+                "\nforms: {}",
+                p.forms.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            let mut t = Table::new(["deadline", "name", "stage"]);
+            for d in &p.deadlines {
+                t.row([d.id.clone(), d.name.clone(), d.stage.clone()]);
+            }
+            println!();
+            print!("{}", t.render());
+            let mut t = Table::new(["report schedule", "name", "form"]);
+            for r in &p.report_schedules {
+                t.row([r.id.clone(), r.name.clone(), r.form.clone()]);
+            }
+            println!();
+            print!("{}", t.render());
+            let mut t = Table::new(["checklist item", "text"]);
+            for c in p.checklist() {
+                t.row([c.id.clone(), c.text.clone()]);
+            }
+            println!();
+            print!("{}", t.render());
+        }
+        ProgrammesCommand::Publish { file, by, json } => {
+            let label = file.display().to_string();
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {label}"))?;
+            let value: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => bail!(
+                    "{label}: not valid JSON at line {}, column {}: {e}; nothing was stored",
+                    e.line(),
+                    e.column()
+                ),
+            };
+            let outcome = match engine
+                .publish_programme(&cli_context(by), &label, &value)
+                .await
+            {
+                Ok(o) => o,
+                Err(PublishError::Refused(e)) => bail!("{label}: {e}; nothing was stored"),
+                Err(e) => bail!("{e}"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else if outcome.outcome == "published" {
+                println!(
+                    "published {}@v{} (sha256 {}) at position {}; it is in force for new registrations",
+                    outcome.id,
+                    outcome.version,
+                    outcome.sha256,
+                    outcome.position.unwrap_or_default()
+                );
             } else {
-                println!("{} — {} ({})", p.key(), p.title, p.title_en);
                 println!(
-                    "source: {} {} ({})",
-                    p.source.issuer, p.source.document, p.source.date
+                    "unchanged: {}@v{} is already in force with the same content (sha256 {}); nothing was stored",
+                    outcome.id, outcome.version, outcome.sha256
                 );
-                println!(
-                    "\nforms: {}",
-                    p.forms.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
-                let mut t = Table::new(["deadline", "name", "stage"]);
-                for d in &p.deadlines {
-                    t.row([d.id.clone(), d.name.clone(), d.stage.clone()]);
-                }
-                println!();
-                print!("{}", t.render());
-                let mut t = Table::new(["report schedule", "name", "form"]);
-                for r in &p.report_schedules {
-                    t.row([r.id.clone(), r.name.clone(), r.form.clone()]);
-                }
-                println!();
-                print!("{}", t.render());
-                let mut t = Table::new(["checklist item", "text"]);
-                for c in p.checklist() {
-                    t.row([c.id.clone(), c.text.clone()]);
-                }
-                println!();
-                print!("{}", t.render());
             }
         }
-        ProgrammesCommand::Validate { .. } => unreachable!("handled before opening the registry"),
+        ProgrammesCommand::Withdraw {
+            id,
+            version,
+            reason,
+            by,
+        } => {
+            let outcome = engine
+                .withdraw_programme(&cli_context(by), &id, version, &reason)
+                .await?;
+            println!(
+                "withdrawn {}@v{} for new registrations ({}) at position {}; projects registered under it keep it",
+                outcome.id, outcome.version, outcome.reason, outcome.position
+            );
+        }
+        ProgrammesCommand::Diff {
+            id,
+            from,
+            to,
+            format,
+        } => {
+            let diff = engine.diff_programme(&id, from, to).await?.ok_or_else(|| {
+                anyhow!("programme '{id}' has no recorded versions {from} and {to}")
+            })?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&diff)?),
+                "text" => {
+                    println!(
+                        "{id}: v{from} (sha256 {}) → v{to} (sha256 {}): {} change(s)",
+                        diff.from_sha256,
+                        diff.to_sha256,
+                        diff.changes.len()
+                    );
+                    let show = |v: &Option<serde_json::Value>| {
+                        v.as_ref().map(|v| v.to_string()).unwrap_or_default()
+                    };
+                    for c in &diff.changes {
+                        match c.change {
+                            "added" => println!("+ {}: {}", c.pointer, show(&c.to)),
+                            "removed" => println!("- {}: {}", c.pointer, show(&c.from)),
+                            _ => println!("~ {}: {} → {}", c.pointer, show(&c.from), show(&c.to)),
+                        }
+                    }
+                }
+                other => bail!("unknown format '{other}': use text or json"),
+            }
+        }
+        ProgrammesCommand::Validate { .. } => unreachable!("handled before opening the store"),
     }
     Ok(())
 }

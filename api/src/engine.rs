@@ -68,6 +68,8 @@ pub enum EngineError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Definition(#[from] workflows::programme::DefinitionError),
+    #[error(transparent)]
+    Programmes(#[from] crate::programmes::PublishError),
 }
 
 #[derive(Clone)]
@@ -90,6 +92,9 @@ impl Engine {
         let engine = Self::with_store(store, programmes);
         // The calendar years recorded in the store (`subsidy calendar load`).
         engine.refresh_calendar().await?;
+        // Every definition in force here recorded in the store (the shipped ones at its first
+        // start), and the versions published or withdrawn there (`subsidy programmes publish`).
+        engine.publish_in_force().await?;
         Ok(engine)
     }
 
@@ -137,6 +142,12 @@ impl Engine {
     ) -> Result<Committed<SubsidyProject>, ExecuteError<ProjectError>> {
         // The actor and the evidence go into every event's metadata: checked like the command.
         domain::validate::check_context(context).map_err(ExecuteError::Rejected)?;
+        if command.kind() == domain::CommandKind::RegisterProject {
+            // A version published or withdrawn by another process since this one looked.
+            self.refresh_programmes()
+                .await
+                .map_err(ExecuteError::Store)?;
+        }
         let mut metadata: std::collections::HashMap<String, String> = extra
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod programmes;
 pub mod reminders;
 pub mod table;
 pub mod web;

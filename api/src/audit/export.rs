@@ -59,7 +59,8 @@ pub struct Manifest {
     pub first_position: i64,
     pub last_position: i64,
     /// The programme versions the exported projects were registered under, with the SHA-256 of
-    /// the JCS form of each definition and the definition itself.
+    /// the JCS form of each definition and the definition itself (as published in the store's
+    /// `programme/<id>` stream, so the hash is the one recorded there).
     pub programmes: Vec<ProgrammeEntry>,
     /// Per project: its number of events and last event (sequence, hash).
     pub chain_heads: Vec<ChainHead>,
@@ -252,13 +253,17 @@ pub async fn export(
             }
     });
 
-    // Programmes in force.
+    // Programmes in force: each definition as published in its `programme/<id>` stream (so
+    // its hash here is the one recorded there), or as the registry holds it.
     let mut programmes = Vec::new();
     let keys: BTreeSet<(String, u32)> = seen.values().filter_map(|s| s.programme.clone()).collect();
+    let recorded = crate::programmes::recorded_versions(engine).await?;
     for (id, version) in keys {
-        let definition = match engine.programmes().get(&id, version) {
-            Some(p) => serde_json::to_value(&*p)?,
-            None => Value::Null,
+        let published = recorded.iter().find(|r| r.id == id && r.version == version);
+        let definition = match (published, engine.programmes().get(&id, version)) {
+            (Some(r), _) => r.definition.clone(),
+            (None, Some(p)) => serde_json::to_value(&*p)?,
+            (None, None) => Value::Null,
         };
         programmes.push(ProgrammeEntry {
             sha256: programme_hash(&definition),

@@ -208,26 +208,6 @@ pub async fn disable_user(
 
 // ---------------------------------------------------------------------------------- programmes
 
-/// Every programme version.
-#[utoipa::path(get, path = "/programmes", tag = "programmes", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ProgrammeItem>)))]
-pub async fn list_programmes(state: web::Data<AppState>, _principal: Principal) -> HttpResponse {
-    let items: Vec<ProgrammeItem> = state
-        .engine
-        .programmes()
-        .all()
-        .iter()
-        .map(|p| ProgrammeItem {
-            id: p.id.clone(),
-            version: p.version,
-            title: p.title.clone(),
-            title_en: p.title_en.clone(),
-            year: p.year,
-        })
-        .collect();
-    HttpResponse::Ok().json(items)
-}
-
 /// One programme version with its form schemas, deadlines, checklist and funding rules.
 #[utoipa::path(get, path = "/programmes/{id}/versions/{version}", tag = "programmes", security(("bearer" = [])),
     params(("id" = String, Path), ("version" = u32, Path)),

@@ -19,6 +19,7 @@ pub mod exports;
 pub mod handlers;
 pub mod idempotency;
 pub mod openapi;
+pub mod programmes;
 pub mod strict_json;
 pub mod wire;
 
@@ -105,7 +106,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/users"),
     ("post", "/users/{username}/disable"),
     ("get", "/programmes"),
+    ("post", "/programmes"),
+    ("get", "/programmes/{id}"),
+    ("get", "/programmes/{id}/diff"),
     ("get", "/programmes/{id}/versions/{version}"),
+    ("post", "/programmes/{id}/versions/{version}/withdrawal"),
     ("get", "/projects"),
     ("get", "/rollup"),
     ("get", "/exports/annex/{name}"),
@@ -158,10 +163,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/users", web::get().to(h::list_users))
         .route("/users", web::post().to(h::create_user))
         .route("/users/{username}/disable", web::post().to(h::disable_user))
-        .route("/programmes", web::get().to(h::list_programmes))
+        .route("/programmes", web::get().to(programmes::list_programmes))
+        .route("/programmes", web::post().to(programmes::publish_programme))
+        .route(
+            "/programmes/{id}",
+            web::get().to(programmes::programme_versions),
+        )
+        .route(
+            "/programmes/{id}/diff",
+            web::get().to(programmes::diff_programme),
+        )
         .route(
             "/programmes/{id}/versions/{version}",
             web::get().to(h::show_programme),
+        )
+        .route(
+            "/programmes/{id}/versions/{version}/withdrawal",
+            web::post().to(programmes::withdraw_programme),
         )
         .route("/projects", web::get().to(h::list_projects))
         .route("/rollup", web::get().to(h::rollup))
@@ -413,7 +431,8 @@ async fn read_replica(url: &str) -> std::io::Result<projections::sql::Db> {
     Ok(projections::sql::Db::Postgres(pool))
 }
 
-/// How often a server looks for calendar years recorded by another process.
+/// How often a server looks for calendar years (and programme versions) recorded by another
+/// process.
 pub const CALENDAR_CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// A task that runs beside the server and stops with it (it gets the shutdown token).
@@ -439,6 +458,11 @@ impl Application {
         // The calendar years recorded in the store, before any deadline is derived.
         engine
             .refresh_calendar()
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        // Every definition in force recorded in the store (the shipped ones at its first start).
+        engine
+            .publish_in_force()
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let mut runtime = engine.projections();
@@ -504,6 +528,7 @@ impl Application {
             background: Vec::new(),
         };
         let watched = (app.engine.clone(), runtime.clone());
+        let programmes_watched = app.engine.clone();
         app.spawn_background(move |token| async move {
             runtime.run(token.cancelled_owned()).await;
         });
@@ -513,6 +538,15 @@ impl Application {
             crate::calendar::watch(
                 engine,
                 runtime,
+                CALENDAR_CHECK_EVERY,
+                token.cancelled_owned(),
+            )
+            .await;
+        });
+        // Programme versions published or withdrawn by another process.
+        app.spawn_background(move |token| async move {
+            crate::programmes::watch(
+                programmes_watched,
                 CALENDAR_CHECK_EVERY,
                 token.cancelled_owned(),
             )

@@ -430,16 +430,6 @@ impl From<projections::ProjectSummary> for ProjectListItem {
     }
 }
 
-/// A programme in the list.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ProgrammeItem {
-    pub id: String,
-    pub version: u32,
-    pub title: String,
-    pub title_en: String,
-    pub year: i32,
-}
-
 /// A project's state as the API shows it: converted by hand from the aggregate, so that the
 /// aggregate can change without changing the wire, and every amount says it is in fen.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1971,7 +1971,10 @@ fn render_register(ctx: &Ctx, state: &AppState, filled: RegisterFilled) -> HttpR
     let get = |k: &str| filled.fields.get(k).cloned().unwrap_or_default();
     let err = |pointers: &[&str]| pointers.iter().find_map(|p| filled.errors.get(*p)).cloned();
     let chosen = get("programme");
-    let mut programmes = state.engine.programmes().all();
+    let registry = state.engine.programmes();
+    let mut programmes = registry.all();
+    // A withdrawn version takes no new registrations: it is not offered.
+    programmes.retain(|p| registry.withdrawal(&p.id, p.version).is_none());
     programmes.sort_by(|a, b| (&a.id, a.version).cmp(&(&b.id, b.version)));
     let mut options = vec![(String::new(), "—".to_string(), chosen.is_empty())];
     options.extend(programmes.iter().map(|p| {
