@@ -301,9 +301,14 @@ impl Runner<'_> {
 
 /// Loads the demo data into an empty store and returns a short report.
 pub async fn load(engine: &Engine) -> anyhow::Result<String> {
-    let existing = engine.store.last_position().await?;
+    // The records of the programme versions and calendar years in force are not projects.
+    let existing = engine
+        .store
+        .aggregate_ids(SubsidyProject::TYPE)
+        .await?
+        .len();
     if existing > 0 {
-        bail!("the store already holds {existing} event(s); demo data loads only into an empty store (use a fresh --data-dir)");
+        bail!("the store already holds {existing} project(s); demo data loads only into an empty store (use a fresh --data-dir)");
     }
     load_except(engine, &[]).await
 }

@@ -233,6 +233,58 @@ async fn matrix(app: &TestApp) {
             version.status,
             version.status == 200,
         );
+        // Programme versions: everyone reads the records and the diff, only an admin publishes
+        // or withdraws (refused here after authorization: an empty definition, an empty
+        // reason; nothing stored).
+        let versions = app
+            .get(
+                user,
+                &format!("/programmes/{}", domain::fixtures::VILLAGES_2021),
+            )
+            .await;
+        check(
+            format!("GET /programmes/{{id}} as {user}"),
+            versions.status,
+            versions.status == 200,
+        );
+        let diff = app
+            .get(
+                user,
+                &format!(
+                    "/programmes/{}/diff?from=1&to=1",
+                    domain::fixtures::VILLAGES_2021
+                ),
+            )
+            .await;
+        check(
+            format!("GET /programmes/{{id}}/diff as {user}"),
+            diff.status,
+            diff.status == 200,
+        );
+        let publish = app
+            .post(user, "/programmes", &json!({"definition": {}}))
+            .await;
+        let expected = if role.as_str() == "admin" { 422 } else { 403 };
+        check(
+            format!("POST /programmes as {user}"),
+            publish.status,
+            publish.status == expected,
+        );
+        let withdraw = app
+            .post(
+                user,
+                &format!(
+                    "/programmes/{}/versions/1/withdrawal",
+                    domain::fixtures::VILLAGES_2021
+                ),
+                &json!({"reason": " "}),
+            )
+            .await;
+        check(
+            format!("POST /programmes/{{id}}/versions/{{version}}/withdrawal as {user}"),
+            withdraw.status,
+            withdraw.status == expected,
+        );
         let rollup = app.get(user, "/rollup?jurisdiction=370323").await;
         let expected = if INSIDE.contains(user) { 200 } else { 403 };
         check(
@@ -344,6 +396,13 @@ async fn matrix(app: &TestApp) {
         ("post", "/users".to_string()),
         ("get", "/programmes".to_string()),
         ("get", "/programmes/{id}/versions/{version}".to_string()),
+        ("post", "/programmes".to_string()),
+        ("get", "/programmes/{id}".to_string()),
+        ("get", "/programmes/{id}/diff".to_string()),
+        (
+            "post",
+            "/programmes/{id}/versions/{version}/withdrawal".to_string(),
+        ),
         ("get", "/projects".to_string()),
         ("post", "/projects".to_string()),
         ("post", "/users/{username}/disable".to_string()),

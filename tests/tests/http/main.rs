@@ -18,6 +18,7 @@ mod limits;
 mod logging;
 mod openapi;
 mod outage;
+mod programmes;
 mod read_your_writes;
 mod replica;
 mod walk;
