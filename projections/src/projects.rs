@@ -143,8 +143,9 @@ use crate::runtime::SqlProjection;
 use crate::sql::{Arg, Db, Tx, Val};
 
 /// The persisted project read model (projection `projects`): one row per project in
-/// `project_summaries_<slot>` (the list's columns, indexed, plus the whole aggregate state as
-/// JSON) and one row per money movement in `fund_ledger_<slot>`, each pointing at the event
+/// `project_summaries_<slot>` (the list's columns, narrow and indexed in the orders the list
+/// sorts by), the whole aggregate state as JSON in `project_states_<slot>` (read by id only, so
+/// that a list query never reads it), and one row per money movement in `fund_ledger_<slot>`, each pointing at the event
 /// (global position) that caused it, so that the ledger can be read as of any position.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProjectsProjection;
@@ -164,13 +165,17 @@ impl SqlProjection for ProjectsProjection {
     }
 
     /// 2: `stage_changes` added (the stage history, for roll-ups as of a position).
+    /// 3: the state moved out of the summaries into `project_states`; indexes in the list's
+    /// default order per scope level (province, city, county), so that a province's first page
+    /// is an index range read instead of a sort of the whole province.
     fn version(&self) -> i64 {
-        2
+        3
     }
 
     fn tables(&self, slot: &str) -> Vec<String> {
         vec![
             format!("project_summaries_{slot}"),
+            format!("project_states_{slot}"),
             format!("fund_ledger_{slot}"),
             format!("stage_changes_{slot}"),
         ]
@@ -196,11 +201,19 @@ impl SqlProjection for ProjectsProjection {
                     clawback_outstanding_fen bigint NOT NULL,
                     version bigint NOT NULL,
                     last_position bigint NOT NULL,
-                    last_recorded_at text NOT NULL,
+                    last_recorded_at text NOT NULL
+                )"
+            ),
+            format!(
+                "CREATE TABLE project_states_{slot} (
+                    id text PRIMARY KEY,
                     state text NOT NULL
                 )"
             ),
-            format!("CREATE INDEX project_summaries_{slot}_scope ON project_summaries_{slot} (province, city, jurisdiction, name)"),
+            // The list's default order (jurisdiction, name, id) under each kind of scope.
+            format!("CREATE INDEX project_summaries_{slot}_province ON project_summaries_{slot} (province, jurisdiction, name, id)"),
+            format!("CREATE INDEX project_summaries_{slot}_city ON project_summaries_{slot} (city, jurisdiction, name, id)"),
+            format!("CREATE INDEX project_summaries_{slot}_county ON project_summaries_{slot} (jurisdiction, name, id)"),
             format!("CREATE INDEX project_summaries_{slot}_stage ON project_summaries_{slot} (stage, jurisdiction)"),
             format!("CREATE INDEX project_summaries_{slot}_programme ON project_summaries_{slot} (programme_id, jurisdiction)"),
             format!(
@@ -251,11 +264,7 @@ impl SqlProjection for ProjectsProjection {
             }
             if !touched.contains_key(&event.aggregate_id) {
                 let state: SubsidyProject = tx
-                    .state(
-                        &format!("project_summaries_{slot}"),
-                        "id",
-                        &event.aggregate_id,
-                    )
+                    .state(&format!("project_states_{slot}"), "id", &event.aggregate_id)
                     .await?;
                 touched.insert(event.aggregate_id.clone(), (state, 0, 0, event.recorded_at));
             }
@@ -323,21 +332,21 @@ impl SqlProjection for ProjectsProjection {
             let (j, province, city) = scope_columns(project.jurisdiction.as_ref());
             let state =
                 serde_json::to_string(&project).map_err(|e| ProjectionError::UnreadableRow {
-                    table: format!("project_summaries_{slot}"),
+                    table: format!("project_states_{slot}"),
                     id: id.clone(),
                     reason: e.to_string(),
                 })?;
             tx.execute(
                 &format!(
-                    "INSERT INTO project_summaries_{slot} (id, name, name_folded, programme_id, programme_version, jurisdiction, province, city, stage, suspended, registered_on, approved_fen, paid_fen, clawback_outstanding_fen, version, last_position, last_recorded_at, state) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                    "INSERT INTO project_summaries_{slot} (id, name, name_folded, programme_id, programme_version, jurisdiction, province, city, stage, suspended, registered_on, approved_fen, paid_fen, clawback_outstanding_fen, version, last_position, last_recorded_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
                      programme_id = excluded.programme_id, programme_version = excluded.programme_version, \
                      jurisdiction = excluded.jurisdiction, province = excluded.province, city = excluded.city, \
                      stage = excluded.stage, suspended = excluded.suspended, registered_on = excluded.registered_on, \
                      approved_fen = excluded.approved_fen, paid_fen = excluded.paid_fen, \
                      clawback_outstanding_fen = excluded.clawback_outstanding_fen, version = excluded.version, \
-                     last_position = excluded.last_position, last_recorded_at = excluded.last_recorded_at, state = excluded.state"
+                     last_position = excluded.last_position, last_recorded_at = excluded.last_recorded_at"
                 ),
                 &[
                     id.clone().into(),
@@ -357,8 +366,15 @@ impl SqlProjection for ProjectsProjection {
                     version.into(),
                     position.into(),
                     store::format_recorded_at(at).into(),
-                    state.into(),
                 ],
+            )
+            .await?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO project_states_{slot} (id, state) VALUES (?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state"
+                ),
+                &[id.clone().into(), state.into()],
             )
             .await?;
         }
@@ -579,7 +595,10 @@ pub async fn get(
 ) -> Result<Option<(ProjectSummary, SubsidyProject)>, ProjectionError> {
     let rows = db
         .fetch_all(
-            &format!("SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} WHERE id = ?"),
+            &format!(
+                "SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} \
+                 JOIN project_states_{slot} USING (id) WHERE id = ?"
+            ),
             &[id.into()],
         )
         .await?;
@@ -588,7 +607,7 @@ pub async fn get(
     };
     let state =
         serde_json::from_str(&row[14].text()).map_err(|e| ProjectionError::UnreadableRow {
-            table: format!("project_summaries_{slot}"),
+            table: format!("project_states_{slot}"),
             id: id.to_string(),
             reason: e.to_string(),
         })?;
@@ -598,7 +617,10 @@ pub async fn get(
 /// Every row of the live summaries table, ordered by id (for comparisons with a rebuild).
 pub async fn all_rows(db: &Db, slot: &str) -> Result<Vec<Vec<Val>>, ProjectionError> {
     db.fetch_all(
-        &format!("SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} ORDER BY id"),
+        &format!(
+            "SELECT {SUMMARY_COLUMNS}, state FROM project_summaries_{slot} \
+             JOIN project_states_{slot} USING (id) ORDER BY id"
+        ),
         &[],
     )
     .await

@@ -419,6 +419,19 @@ impl Runtime {
                 return Ok(false);
             };
             while let Step::Applied { .. } = self.step(name, &shadow.slot).await? {}
+            // A rebuilt slot has no statistics yet (PostgreSQL's autovacuum comes later, SQLite
+            // never): without them the planner guesses a handful of rows per province and picks
+            // plans for that. On PostgreSQL the rebuild's upserts also leave dead row versions
+            // and no visibility map, so a count cannot be an index-only scan: VACUUM as well.
+            // Both before readers arrive (BENCHMARKS.md, "The project list at a province's scale").
+            for table in p.tables(&shadow.slot) {
+                let sql = if self.db.is_postgres() {
+                    format!("VACUUM (ANALYZE) {table}")
+                } else {
+                    format!("ANALYZE {table}")
+                };
+                self.db.execute(&sql, &[]).await?;
+            }
             let mut tx = self.begin_write().await?;
             let rows = slots(&mut tx, name, self.for_update()).await?;
             let (Some(live), Some(shadow)) = (
