@@ -622,6 +622,18 @@ fn programmes(settings: &Settings, command: ProgrammesCommand) -> anyhow::Result
                     p.source.issuer, p.source.document, p.source.date
                 );
                 println!(
+                    "registers projects dated {} – {}; notice at least {} working days, {}",
+                    p.application_window.opens_on,
+                    p.application_window.closes_on,
+                    p.notice.min_working_days,
+                    match p.notice.counting {
+                        workflows::programme::NoticeCounting::FromNextDay =>
+                            "counted from the day after it starts (民法典 第二百零一条)",
+                        workflows::programme::NoticeCounting::FromStartDay =>
+                            "counted from the day it starts",
+                    }
+                );
+                println!(
                     "\nforms: {}",
                     p.forms.keys().cloned().collect::<Vec<_>>().join(", ")
                 );
