@@ -546,7 +546,6 @@ impl Raw {
 }
 
 /// The finance rules of one tranche (`settlement == false`) or settlement.
-#[allow(clippy::too_many_arguments)]
 /// Whether a notice closed on `closed_on` had run its whole period: objections may be raised
 /// until the end of its last day, so it closes from the day after (as the engine requires).
 fn notice_ran_out(notice: &Option<Notice>, closed_on: NaiveDate) -> bool {
@@ -569,6 +568,7 @@ fn counting_en(counting: NoticeCounting) -> &'static str {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn payment(
     i: usize,
     source: FundSource,
