@@ -672,6 +672,18 @@ async fn programmes(engine: &Engine, command: ProgrammesCommand) -> anyhow::Resu
                 p.source.issuer, p.source.document, p.source.date
             );
             println!(
+                "registers projects dated {} – {}; notice at least {} working days, {}",
+                p.application_window.opens_on,
+                p.application_window.closes_on,
+                p.notice.min_working_days,
+                match p.notice.counting {
+                    workflows::programme::NoticeCounting::FromNextDay =>
+                        "counted from the day after it starts (民法典 第二百零一条)",
+                    workflows::programme::NoticeCounting::FromStartDay =>
+                        "counted from the day it starts",
+                }
+            );
+            println!(
                 "status: {}{}",
                 record.status.replace('_', " "),
                 record

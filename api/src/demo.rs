@@ -134,6 +134,8 @@ struct Calendar {
     review: NaiveDate,
     notice_start: NaiveDate,
     notice_end: NaiveDate,
+    /// The first working day after the notice's last day: it closes only after it.
+    notice_closed: NaiveDate,
     first_tranche: NaiveDate,
     reports: [(NaiveDate, &'static str); 2],
     acceptance: NaiveDate,
@@ -154,6 +156,7 @@ fn calendar(programme: &str) -> Calendar {
             review: d(2017, 6, 5),
             notice_start: d(2017, 6, 7),
             notice_end: d(2017, 6, 14),
+            notice_closed: d(2017, 6, 15),
             first_tranche: d(2017, 6, 20),
             reports: [(d(2017, 6, 28), "上半年"), (d(2017, 9, 28), "三季度")],
             acceptance: d(2017, 12, 1),
@@ -166,7 +169,8 @@ fn calendar(programme: &str) -> Calendar {
             plan: d(2021, 6, 7),
             review: d(2021, 6, 9),
             notice_start: d(2021, 6, 10),
-            notice_end: d(2021, 6, 17),
+            notice_end: d(2021, 6, 18),
+            notice_closed: d(2021, 6, 21),
             first_tranche: d(2021, 6, 25),
             reports: [(d(2021, 7, 9), "7月上旬"), (d(2021, 7, 19), "7月中旬")],
             acceptance: d(2021, 8, 2),
@@ -180,6 +184,7 @@ fn calendar(programme: &str) -> Calendar {
             review: d(2025, 4, 1),
             notice_start: d(2025, 4, 2),
             notice_end: d(2025, 4, 10),
+            notice_closed: d(2025, 4, 11),
             first_tranche: d(2025, 4, 20),
             reports: [(d(2025, 5, 9), "5月"), (d(2025, 6, 9), "6月")],
             acceptance: d(2025, 10, 9),
@@ -539,7 +544,7 @@ async fn build(r: &mut Runner<'_>, spec: &Spec, programme: &Programme) -> anyhow
         officer,
         None,
         C::CloseNotice {
-            closed_on: cal.notice_end,
+            closed_on: cal.notice_closed,
         },
     )
     .await?;

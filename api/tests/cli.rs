@@ -348,6 +348,14 @@ async fn calendar_years(kind: Kind) {
     // The SQLite file of the test database is in its directory: the CLI's data directory.
     let dir = db.dir.path().to_path_buf();
     let url = (kind == Kind::Postgres).then_some(db.url.as_str());
+    // A version of the 2025 lockers programme that registers until the end of 2027 (the
+    // shipped one closes with 2025), beside the shipped ones as an operator would add it.
+    std::fs::create_dir_all(dir.join("programmes")).unwrap();
+    std::fs::write(
+        dir.join("programmes/lockers-2025.v2.json"),
+        domain::fixtures::lockers_2025_v2_open_to_2027(),
+    )
+    .unwrap();
     let settings = api::Settings {
         data_dir: dir.clone(),
         database_url: url.map(String::from),
@@ -360,7 +368,7 @@ async fn calendar_years(kind: Kind) {
             domain::ProjectCommand::RegisterProject {
                 name: "年末登记的项目".into(),
                 programme_id: domain::fixtures::LOCKERS_2025.into(),
-                programme_version: 1,
+                programme_version: 2,
                 jurisdiction: domain::JurisdictionCode::parse("370323").unwrap(),
                 description: String::new(),
                 registered_on: "2026-12-28".parse().unwrap(),

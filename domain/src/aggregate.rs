@@ -9,8 +9,9 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use workflows::calendar::SharedCalendar;
+use workflows::deadlines::{notice_earliest_close, notice_last_day, notice_working_days};
 use workflows::programme::{
-    FundSource, Grade, OfficialRole, Programme, ProgrammeRegistry, Requirement,
+    FundSource, Grade, NoticeCounting, OfficialRole, Programme, ProgrammeRegistry, Requirement,
 };
 
 use crate::commands::{ObjectionOutcome, ProjectCommand, ReviewDecision};
@@ -18,6 +19,18 @@ use crate::error::ProjectError;
 use crate::events::{InspectedItem, ProjectEvent, RectificationItem};
 use crate::stage::{self, CommandKind, Stage};
 use crate::types::{ConstructionEntity, Fen, JurisdictionCode, Official};
+
+/// How a programme counts its notice, for refusal messages.
+fn counting_text(counting: NoticeCounting) -> &'static str {
+    match counting {
+        NoticeCounting::FromNextDay => {
+            "counted from the day after the notice starts (民法典 第二百零一条)"
+        }
+        NoticeCounting::FromStartDay => {
+            "counted from the day the notice starts, as its programme states"
+        }
+    }
+}
 
 /// What the aggregate needs from outside: the programme definitions (to validate forms and
 /// apply funding rules) and the working-day calendar (to count the notice period).
@@ -317,20 +330,24 @@ impl SubsidyProject {
                     });
                 }
                 let programme = self.programme(services)?;
-                let required = programme.notice.min_working_days;
-                // Working days in [starts_on, ends_on], both days included.
-                let day_before = starts_on.pred_opt().unwrap_or(starts_on);
-                let actual = services
-                    .calendar
-                    .current()
-                    .working_days_between(day_before, ends_on)
-                    .map_err(|e| ProjectError::Calendar(e.to_string()))?;
-                if actual < required {
+                let notice = &programme.notice;
+                let calendar = services.calendar.current();
+                let calendar_error =
+                    |e: workflows::calendar::CalendarError| ProjectError::Calendar(e.to_string());
+                // The one count of the notice period (workflows::deadlines), as the deadlines
+                // and the compliance report count it.
+                let earliest_end =
+                    notice_last_day(&calendar, notice, starts_on).map_err(calendar_error)?;
+                if ends_on < earliest_end {
+                    let actual = notice_working_days(&calendar, notice, starts_on, ends_on)
+                        .map_err(calendar_error)?;
                     return Err(ProjectError::NoticeTooShort {
-                        required,
+                        required: notice.min_working_days,
                         actual,
                         starts_on: starts_on.to_string(),
                         ends_on: ends_on.to_string(),
+                        earliest_end: earliest_end.to_string(),
+                        counting: counting_text(notice.counting),
                     });
                 }
                 E::NoticePublished {
@@ -350,6 +367,14 @@ impl SubsidyProject {
                 let notice = self.notice.as_ref().expect("stage Notice has a notice");
                 if notice.objections.contains_key(&objection_id) {
                     return Err(ProjectError::DuplicateObjection { objection_id });
+                }
+                // An objection is raised during the notice, its first and last days included.
+                if raised_on < notice.starts_on || raised_on > notice.ends_on {
+                    return Err(ProjectError::ObjectionOutsideNotice {
+                        raised_on: raised_on.to_string(),
+                        starts_on: notice.starts_on.to_string(),
+                        ends_on: notice.ends_on.to_string(),
+                    });
                 }
                 E::ObjectionRaised {
                     objection_id,
@@ -394,10 +419,14 @@ impl SubsidyProject {
                         ids: open.join(", "),
                     });
                 }
-                if closed_on < notice.ends_on {
+                // Objections may be raised until the end of the last day: the notice closes
+                // (and money may move) only once the whole period has run.
+                let earliest = notice_earliest_close(notice.ends_on);
+                if closed_on < earliest {
                     return Err(ProjectError::NoticeStillRunning {
                         ends_on: notice.ends_on.to_string(),
                         closed_on: closed_on.to_string(),
+                        earliest: earliest.to_string(),
                     });
                 }
                 E::NoticeClosed { closed_on }

@@ -45,17 +45,36 @@ pub enum ProjectError {
     ConstructionEntityMissing,
     #[error("the notice must end on or after it starts ({starts_on} – {ends_on})")]
     NoticeDatesReversed { starts_on: String, ends_on: String },
-    #[error("the public notice must run at least {required} working days; {starts_on} – {ends_on} has {actual}")]
+    #[error("the public notice must run at least {required} working days, {counting}; {starts_on} – {ends_on} has {actual}: it may end on {earliest_end} at the earliest")]
     NoticeTooShort {
         required: u32,
         actual: u32,
         starts_on: String,
         ends_on: String,
+        earliest_end: String,
+        counting: &'static str,
     },
     #[error("working-day calendar: {0}")]
     Calendar(String),
-    #[error("the public notice runs until {ends_on}; it cannot close on {closed_on}")]
-    NoticeStillRunning { ends_on: String, closed_on: String },
+    #[error("the public notice runs until the end of {ends_on} (objections may be raised that day); it cannot close on {closed_on}: the earliest day it can close is {earliest}")]
+    NoticeStillRunning {
+        ends_on: String,
+        closed_on: String,
+        earliest: String,
+    },
+    #[error("an objection is raised during the public notice ({starts_on} – {ends_on}, both days included); {raised_on} is outside it")]
+    ObjectionOutsideNotice {
+        raised_on: String,
+        starts_on: String,
+        ends_on: String,
+    },
+    #[error("field 'registered_on': {date} is outside the application window of programme {programme}: it registers projects from {opens_on} to {closes_on}")]
+    OutsideApplicationWindow {
+        date: String,
+        programme: String,
+        opens_on: String,
+        closes_on: String,
+    },
     #[error("objection '{objection_id}' already exists")]
     DuplicateObjection { objection_id: String },
     #[error("there is no objection '{objection_id}'")]
@@ -193,6 +212,8 @@ impl ProjectError {
             NoticeTooShort { .. } => "notice.too_short",
             Calendar(_) => "calendar.unavailable",
             NoticeStillRunning { .. } => "notice.still_running",
+            ObjectionOutsideNotice { .. } => "objection.outside_notice",
+            OutsideApplicationWindow { .. } => "registration.outside_window",
             DuplicateObjection { .. } => "objection.duplicate",
             UnknownObjection { .. } => "objection.unknown",
             ObjectionAlreadyResolved { .. } => "objection.already_resolved",
@@ -241,6 +262,8 @@ impl ProjectError {
             | AmountOutOfRange { field, .. } => field.clone(),
             MissingField { field } => field.replace('.', "/"),
             UnknownDeadline { .. } => "deadline_id".to_string(),
+            OutsideApplicationWindow { .. } => "registered_on".to_string(),
+            ObjectionOutsideNotice { .. } => "raised_on".to_string(),
             _ => return None,
         };
         Some(if field.starts_with('/') {

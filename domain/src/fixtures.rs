@@ -121,3 +121,17 @@ pub fn entity(name: &str) -> ConstructionEntity {
         kind: "快递企业".to_string(),
     }
 }
+
+/// The 2025 lockers definition as an invented version 2 whose application window runs from
+/// 2025-01-01 to 2027-12-31 (the shipped version 1 closes with 2025), as definition text: for
+/// tests of the calendar's year boundary, which need a project registered late in 2026.
+pub fn lockers_2025_v2_open_to_2027() -> String {
+    let (_, text) = workflows::programme::ProgrammeRegistry::builtin_sources()
+        .iter()
+        .find(|(label, _)| label.contains(LOCKERS_2025))
+        .expect("the 2025 lockers programme is shipped");
+    let mut v: Value = serde_json::from_str(text).expect("a shipped definition is JSON");
+    v["version"] = json!(2);
+    v["application_window"]["closes_on"] = json!("2027-12-31");
+    serde_json::to_string_pretty(&v).expect("serialises")
+}

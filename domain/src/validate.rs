@@ -10,8 +10,8 @@
 //!   characters and may hold line breaks and tabs. None may hold other control characters
 //!   (C0, DEL, C1), bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069), or
 //!   non-characters; a required one may not be blank.
-//! - **Dates**: registration falls between 1 January of the year before the programme's year and
-//!   31 December five years after it; every later date of the project falls between its
+//! - **Dates**: registration falls in the programme's application window (`application_window`
+//!   in its definition, both days included); every later date of the project falls between its
 //!   registration date and 31 December ten years after the programme's year.
 //! - **Money**: every amount is at most [`Fen::MAX_AMOUNT`] (¥100 亿); sums are checked.
 //! - **Numbers in forms**: integers within ±(2^53 − 1), so that every stored number hashes and
@@ -246,17 +246,15 @@ fn check_entity(entity: &ConstructionEntity) -> Result<(), ProjectError> {
     Ok(())
 }
 
-/// The dates a project of `programme` may carry: registration between 1 January of the year
-/// before the programme's and 31 December five years after it; later steps up to 31 December
-/// ten years after it.
+/// The dates a project of `programme` may register on: the programme's application window
+/// (`application_window` in its definition), both days included.
 pub fn registration_window(programme: &Programme) -> (NaiveDate, NaiveDate) {
-    let y = programme.year;
-    (
-        NaiveDate::from_ymd_opt(y - 1, 1, 1).expect("a valid year"),
-        NaiveDate::from_ymd_opt(y + 5, 12, 31).expect("a valid year"),
-    )
+    let w = programme.application_window;
+    (w.opens_on, w.closes_on)
 }
 
+/// The last date any step of a project of `programme` may carry: 31 December ten years after
+/// the programme's year.
 fn last_step_date(programme: &Programme) -> NaiveDate {
     NaiveDate::from_ymd_opt(programme.year + 10, 12, 31).expect("a valid year")
 }
@@ -337,17 +335,15 @@ pub fn check_command(
             check_text("programme_id", programme_id, Identifier, true)?;
             check_text("description", description, Paragraph, false)?;
             if let Some(p) = programme {
-                let (from, to) = registration_window(p);
-                check_date(
-                    "registered_on",
-                    *registered_on,
-                    from,
-                    to,
-                    &format!(
-                        "programme {}@v{} ({}) registers projects from the year before to five years after its year",
-                        p.id, p.version, p.year
-                    ),
-                )?;
+                let (opens_on, closes_on) = registration_window(p);
+                if *registered_on < opens_on || *registered_on > closes_on {
+                    return Err(ProjectError::OutsideApplicationWindow {
+                        date: registered_on.to_string(),
+                        programme: p.key().to_string(),
+                        opens_on: opens_on.to_string(),
+                        closes_on: closes_on.to_string(),
+                    });
+                }
             }
         }
         C::SubmitPlan { submitted_on, form } => {

@@ -1,6 +1,7 @@
 //! Given/when/then tests of the `SubsidyProject` aggregate: every transition of the table and
 //! every finance-discipline refusal.
 
+use chrono::NaiveDate;
 use cqrs_es::test::TestFramework;
 use domain::commands::{
     ChecklistResult, ClawbackLine, IndicatorScore, ObjectionOutcome, ReviewDecision,
@@ -67,7 +68,8 @@ fn in_notice() -> Vec<E> {
     let mut h = with_entity();
     h.push(E::NoticePublished {
         starts_on: date(2021, 6, 11),
-        ends_on: date(2021, 6, 18),
+        // Counted from the next day: 14 June is 端午 (off), so 15, 16, 17, 18 and 21 June.
+        ends_on: date(2021, 6, 21),
         channel: "县政府网站".to_string(),
     });
     h
@@ -90,7 +92,7 @@ fn funds_approved(mut h: Vec<E>) -> Vec<E> {
 fn in_construction() -> Vec<E> {
     let mut h = funds_approved(in_notice());
     h.push(E::NoticeClosed {
-        closed_on: date(2021, 6, 18),
+        closed_on: date(2021, 6, 22),
     });
     h
 }
@@ -340,7 +342,7 @@ fn the_notice_needs_a_designated_construction_entity() {
         .given(approved())
         .when(C::PublishNotice {
             starts_on: date(2021, 6, 11),
-            ends_on: date(2021, 6, 18),
+            ends_on: date(2021, 6, 21),
             channel: "县政府网站".to_string(),
         })
         .then_expect_error(ProjectError::ConstructionEntityMissing);
@@ -352,36 +354,105 @@ fn the_notice_needs_a_designated_construction_entity() {
         .then_expect_events(with_entity()[3..].to_vec());
 }
 
+/// The programme `id`@v1 with its notice counted as `counting` says, as a registry of its own.
+fn services_counting(id: &str, counting: &str) -> ProjectServices {
+    let (_, text) = ProgrammeRegistry::builtin_sources()
+        .iter()
+        .find(|(label, _)| label.contains(id))
+        .expect("a shipped programme");
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["notice"]["counting"] = serde_json::json!(counting);
+    let p = ProgrammeRegistry::parse("counting.json", &v.to_string()).expect("a valid definition");
+    let mut registry = ProgrammeRegistry::empty();
+    registry.insert(p).unwrap();
+    ProjectServices::new(registry)
+}
+
+fn publish(starts_on: NaiveDate, ends_on: NaiveDate) -> C {
+    C::PublishNotice {
+        starts_on,
+        ends_on,
+        channel: "县政府网站".to_string(),
+    }
+}
+
+fn published(starts_on: NaiveDate, ends_on: NaiveDate) -> Vec<E> {
+    vec![E::NoticePublished {
+        starts_on,
+        ends_on,
+        channel: "县政府网站".to_string(),
+    }]
+}
+
 #[test]
-fn the_notice_runs_at_least_five_working_days_counted_on_the_official_calendar() {
+fn the_notice_runs_at_least_five_working_days_counted_from_the_next_day() {
     // National Day 2021: 1–7 October off, Sunday 26 September and Saturday 9 October worked.
-    // 29 Sep – 8 Oct holds only 29, 30 Sep and 8 Oct: three working days.
+    // Counted from the day after 29 September (民法典 第二百零一条): 30 Sep (1), 8 Oct (2),
+    // Sat 9 Oct (3), 11 Oct (4), 12 Oct (5). So 29 Sep – 8 Oct holds two working days.
     framework()
         .given(with_entity())
-        .when(C::PublishNotice {
-            starts_on: date(2021, 9, 29),
-            ends_on: date(2021, 10, 8),
-            channel: "县政府网站".to_string(),
-        })
+        .when(publish(date(2021, 9, 29), date(2021, 10, 8)))
         .then_expect_error(ProjectError::NoticeTooShort {
             required: 5,
-            actual: 3,
+            actual: 2,
             starts_on: "2021-09-29".to_string(),
             ends_on: "2021-10-08".to_string(),
+            earliest_end: "2021-10-12".to_string(),
+            counting: "counted from the day after the notice starts (民法典 第二百零一条)",
         });
-    // Adding the working Saturday 9 October and Monday 11 October makes five.
+    // One working day too short: to Monday 11 October is four; the message has the numbers.
+    let err = framework()
+        .given(with_entity())
+        .when(publish(date(2021, 9, 29), date(2021, 10, 11)))
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err.code(), "notice.too_short");
+    assert_eq!(
+        err.to_string(),
+        "the public notice must run at least 5 working days, counted from the day after the notice starts (民法典 第二百零一条); 2021-09-29 – 2021-10-11 has 4: it may end on 2021-10-12 at the earliest"
+    );
+    // To Tuesday 12 October makes five.
     framework()
         .given(with_entity())
-        .when(C::PublishNotice {
-            starts_on: date(2021, 9, 29),
-            ends_on: date(2021, 10, 11),
-            channel: "县政府网站".to_string(),
-        })
-        .then_expect_events(vec![E::NoticePublished {
-            starts_on: date(2021, 9, 29),
-            ends_on: date(2021, 10, 11),
-            channel: "县政府网站".to_string(),
-        }]);
+        .when(publish(date(2021, 9, 29), date(2021, 10, 12)))
+        .then_expect_events(published(date(2021, 9, 29), date(2021, 10, 12)));
+}
+
+#[test]
+fn a_programme_that_counts_the_start_day_ends_the_notice_a_working_day_earlier() {
+    let services = services_counting(VILLAGES_2021, "from_start_day");
+    let calendar = services.calendar.current();
+    let programme = services.programmes.get(VILLAGES_2021, 1).unwrap();
+    // 29 Sep (1), 30 Sep (2), 8 Oct (3), Sat 9 Oct (4), 11 Oct (5).
+    assert_eq!(
+        workflows::deadlines::notice_last_day(&calendar, &programme.notice, date(2021, 9, 29)),
+        Ok(date(2021, 10, 11))
+    );
+    TestFramework::<SubsidyProject>::with(services_counting(VILLAGES_2021, "from_start_day"))
+        .given(with_entity())
+        .when(publish(date(2021, 9, 29), date(2021, 10, 11)))
+        .then_expect_events(published(date(2021, 9, 29), date(2021, 10, 11)));
+    TestFramework::<SubsidyProject>::with(services_counting(VILLAGES_2021, "from_start_day"))
+        .given(with_entity())
+        .when(publish(date(2021, 9, 29), date(2021, 10, 9)))
+        .then_expect_error(ProjectError::NoticeTooShort {
+            required: 5,
+            actual: 4,
+            starts_on: "2021-09-29".to_string(),
+            ends_on: "2021-10-09".to_string(),
+            earliest_end: "2021-10-11".to_string(),
+            counting: "counted from the day the notice starts, as its programme states",
+        });
+    // The shipped definition counts civilly: the same notice ends a working day later.
+    let shipped = ProgrammeRegistry::builtin();
+    assert_eq!(
+        workflows::deadlines::notice_last_day(
+            &calendar,
+            &shipped.get(VILLAGES_2021, 1).unwrap().notice,
+            date(2021, 9, 29)
+        ),
+        Ok(date(2021, 10, 12))
+    );
 }
 
 #[test]
@@ -396,7 +467,7 @@ fn objections_must_all_be_resolved_before_the_notice_closes() {
     framework()
         .given(h.clone())
         .when(C::CloseNotice {
-            closed_on: date(2021, 6, 18),
+            closed_on: date(2021, 6, 22),
         })
         .then_expect_error(ProjectError::UnresolvedObjections {
             count: 1,
@@ -454,24 +525,114 @@ fn objections_must_all_be_resolved_before_the_notice_closes() {
     framework()
         .given(h)
         .when(C::CloseNotice {
-            closed_on: date(2021, 6, 18),
+            closed_on: date(2021, 6, 22),
         })
         .then_expect_events(vec![E::NoticeClosed {
-            closed_on: date(2021, 6, 18),
+            closed_on: date(2021, 6, 22),
         }]);
 }
 
 #[test]
-fn the_notice_cannot_close_before_its_end_date() {
+fn the_notice_closes_only_after_its_last_day() {
+    // The last day, 21 June, is still a day of the notice: objections may be raised on it.
+    let err = framework()
+        .given(in_notice())
+        .when(C::CloseNotice {
+            closed_on: date(2021, 6, 21),
+        })
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProjectError::NoticeStillRunning {
+            ends_on: "2021-06-21".to_string(),
+            closed_on: "2021-06-21".to_string(),
+            earliest: "2021-06-22".to_string(),
+        }
+    );
+    assert_eq!(err.code(), "notice.still_running");
+    assert!(
+        err.to_string()
+            .contains("the earliest day it can close is 2021-06-22"),
+        "{err}"
+    );
     framework()
         .given(in_notice())
         .when(C::CloseNotice {
             closed_on: date(2021, 6, 17),
         })
         .then_expect_error(ProjectError::NoticeStillRunning {
-            ends_on: "2021-06-18".to_string(),
+            ends_on: "2021-06-21".to_string(),
             closed_on: "2021-06-17".to_string(),
+            earliest: "2021-06-22".to_string(),
         });
+    // The next day it closes, and money may move.
+    framework()
+        .given(in_notice())
+        .when(C::CloseNotice {
+            closed_on: date(2021, 6, 22),
+        })
+        .then_expect_events(vec![E::NoticeClosed {
+            closed_on: date(2021, 6, 22),
+        }]);
+}
+
+#[test]
+fn objections_are_raised_from_the_first_to_the_last_day_of_the_notice() {
+    let raise = |on: NaiveDate| C::RaiseObjection {
+        objection_id: "YY-2".to_string(),
+        raised_on: on,
+        raised_by: "村民代表".to_string(),
+        summary: "公示最后一日提出的异议".to_string(),
+    };
+    for on in [date(2021, 6, 11), date(2021, 6, 21)] {
+        framework()
+            .given(in_notice())
+            .when(raise(on))
+            .then_expect_events(vec![E::ObjectionRaised {
+                objection_id: "YY-2".to_string(),
+                raised_on: on,
+                raised_by: "村民代表".to_string(),
+                summary: "公示最后一日提出的异议".to_string(),
+            }]);
+    }
+    // An objection raised on the last day keeps the notice open until it is resolved.
+    let mut h = in_notice();
+    h.push(E::ObjectionRaised {
+        objection_id: "YY-2".to_string(),
+        raised_on: date(2021, 6, 21),
+        raised_by: "村民代表".to_string(),
+        summary: "公示最后一日提出的异议".to_string(),
+    });
+    framework()
+        .given(h)
+        .when(C::CloseNotice {
+            closed_on: date(2021, 6, 22),
+        })
+        .then_expect_error(ProjectError::UnresolvedObjections {
+            count: 1,
+            ids: "YY-2".to_string(),
+        });
+    // The day after the last day the period has run: too late, as before the start.
+    for on in [date(2021, 6, 22), date(2021, 6, 10)] {
+        let err = framework()
+            .given(in_notice())
+            .when(raise(on))
+            .inspect_result()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ProjectError::ObjectionOutsideNotice {
+                raised_on: on.to_string(),
+                starts_on: "2021-06-11".to_string(),
+                ends_on: "2021-06-21".to_string(),
+            }
+        );
+        assert_eq!(
+            (err.code(), err.pointer().as_deref()),
+            ("objection.outside_notice", Some("/raised_on"))
+        );
+    }
 }
 
 // ------------------------------------------------------------------ construction and acceptance
@@ -789,7 +950,7 @@ fn no_payment_from_a_source_without_approved_funds_or_outside_the_programme() {
     let h = in_notice();
     let mut closed = h.clone();
     closed.push(E::NoticeClosed {
-        closed_on: date(2021, 6, 18),
+        closed_on: date(2021, 6, 22),
     });
     framework()
         .given(closed.clone())

@@ -20,11 +20,16 @@ const AMOUNTS: [i64; 5] = [0, 1, 10_000_000, 50_000_000, 60_000_000];
 /// sequences get deep into the lifecycle; amounts, sources and verdicts vary.
 fn command(programme: &str, choice: (u8, u8, u8, u8), day: u64) -> C {
     let (which, a, b, c) = choice;
-    let on = date(2021, 1, 4).checked_add_days(Days::new(day)).unwrap();
-    let source = SOURCES[a as usize % 3];
-    let amount = Fen(AMOUNTS[b as usize % AMOUNTS.len()]);
     let registry = ProgrammeRegistry::builtin();
     let p = registry.get(programme, 1).unwrap();
+    // Every date from the day the programme's application window opens.
+    let on = p
+        .application_window
+        .opens_on
+        .checked_add_days(Days::new(day))
+        .unwrap();
+    let source = SOURCES[a as usize % 3];
+    let amount = Fen(AMOUNTS[b as usize % AMOUNTS.len()]);
     match which % 23 {
         0 => C::RegisterProject {
             name: "示例项目".to_string(),

@@ -1,6 +1,7 @@
 //! Field validation (`domain::validate`): what the permanent log refuses, and how it says so.
 //! Each test was written against a defect found when the product was tried from outside.
 
+use chrono::NaiveDate;
 use cqrs_es::test::TestFramework;
 use domain::fixtures::*;
 use domain::validate::{check_context, check_json_value, check_text, TextClass};
@@ -49,11 +50,11 @@ fn paying(approved: Fen) -> Vec<E> {
         },
         E::NoticePublished {
             starts_on: date(2021, 6, 11),
-            ends_on: date(2021, 6, 18),
+            ends_on: date(2021, 6, 21),
             channel: "县政府网站".to_string(),
         },
         E::NoticeClosed {
-            closed_on: date(2021, 6, 21),
+            closed_on: date(2021, 6, 22),
         },
     ]);
     h
@@ -132,20 +133,56 @@ fn dates_outside_the_programme_horizon_or_before_registration_are_refused() {
         assert_eq!(err.code(), "input.date_out_of_range", "{why}: {err}");
         assert_eq!(err.pointer().as_deref(), Some("/reported_on"), "{why}");
     }
-    // Registration itself: within a year before and five years after the programme's year.
-    for on in [date(2017, 1, 1), date(2027, 1, 1), date(1, 1, 1)] {
-        let err = error_of(
-            Vec::new(),
-            C::RegisterProject {
-                name: "示例".into(),
-                programme_id: VILLAGES_2021.into(),
-                programme_version: 1,
-                jurisdiction: JurisdictionCode::parse("370323").unwrap(),
-                description: String::new(),
-                registered_on: on,
-            },
+}
+
+fn register_on(on: NaiveDate) -> C {
+    C::RegisterProject {
+        name: "示例".into(),
+        programme_id: VILLAGES_2021.into(),
+        programme_version: 1,
+        jurisdiction: JurisdictionCode::parse("370323").unwrap(),
+        description: String::new(),
+        registered_on: on,
+    }
+}
+
+#[test]
+fn registration_falls_in_the_programme_application_window() {
+    // The 2021 village programme registers from 2021-06-02 (the plan's issue) to 2021-12-31.
+    for on in [
+        date(2021, 6, 1),
+        date(2022, 1, 1),
+        date(2017, 5, 24),
+        date(2026, 3, 3),
+        date(1, 1, 1),
+    ] {
+        let err = error_of(Vec::new(), register_on(on));
+        assert_eq!(
+            err,
+            ProjectError::OutsideApplicationWindow {
+                date: on.to_string(),
+                programme: format!("{VILLAGES_2021}@v1"),
+                opens_on: "2021-06-02".to_string(),
+                closes_on: "2021-12-31".to_string(),
+            }
         );
-        assert_eq!(err.code(), "input.date_out_of_range", "{on}: {err}");
+        assert_eq!(err.code(), "registration.outside_window");
+        assert_eq!(err.pointer().as_deref(), Some("/registered_on"));
+        let message = err.to_string();
+        assert!(
+            message.contains("registered_on")
+                && message.contains("2021-06-02")
+                && message.contains("2021-12-31"),
+            "{message}"
+        );
+    }
+    // Both ends of the window are inside it.
+    let services = ProjectServices::new(ProgrammeRegistry::builtin());
+    for on in [date(2021, 6, 2), date(2021, 12, 31)] {
+        let events = SubsidyProject::default()
+            .decide(register_on(on), &services)
+            .unwrap_or_else(|e| panic!("{on}: {e}"));
+        assert_eq!(events.len(), 1);
     }
 }
 

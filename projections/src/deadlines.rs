@@ -795,7 +795,9 @@ impl crate::runtime::SqlProjection for DeadlinesProjection {
 
     fn version(&self) -> i64 {
         // 2: `deadline_projects.undecided` (calendar years recorded at run time).
-        2
+        // 3: the notice counted from the day after its start, `notice-end` due the day after
+        //    its last day (issue 12 item 5): persisted due dates are derived again.
+        3
     }
 
     fn tables(&self, slot: &str) -> Vec<String> {

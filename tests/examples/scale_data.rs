@@ -118,6 +118,8 @@ struct Dates {
     review: NaiveDate,
     notice_start: NaiveDate,
     notice_end: NaiveDate,
+    /// The first working day after the notice's last day: it closes only after it.
+    notice_closed: NaiveDate,
     first_tranche: NaiveDate,
     reports: [(NaiveDate, &'static str); 2],
     acceptance: NaiveDate,
@@ -138,6 +140,7 @@ fn dates(programme: &str, shift_weeks: u64) -> Dates {
             review: d(2017, 6, 5),
             notice_start: d(2017, 6, 7),
             notice_end: d(2017, 6, 14),
+            notice_closed: d(2017, 6, 15),
             first_tranche: d(2017, 6, 20),
             reports: [(d(2017, 6, 28), "上半年"), (d(2017, 9, 28), "三季度")],
             acceptance: d(2017, 12, 1),
@@ -150,7 +153,8 @@ fn dates(programme: &str, shift_weeks: u64) -> Dates {
             plan: d(2021, 6, 7),
             review: d(2021, 6, 9),
             notice_start: d(2021, 6, 10),
-            notice_end: d(2021, 6, 17),
+            notice_end: d(2021, 6, 18),
+            notice_closed: d(2021, 6, 21),
             first_tranche: d(2021, 6, 25),
             reports: [(d(2021, 7, 9), "7月上旬"), (d(2021, 7, 19), "7月中旬")],
             acceptance: d(2021, 8, 2),
@@ -164,6 +168,7 @@ fn dates(programme: &str, shift_weeks: u64) -> Dates {
             review: d(2025, 4, 1),
             notice_start: d(2025, 4, 2),
             notice_end: d(2025, 4, 10),
+            notice_closed: d(2025, 4, 11),
             first_tranche: d(2025, 4, 20),
             reports: [(d(2025, 5, 9), "5月"), (d(2025, 6, 9), "6月")],
             acceptance: d(2025, 10, 9),
@@ -181,6 +186,7 @@ fn dates(programme: &str, shift_weeks: u64) -> Dates {
         review: s(base.review),
         notice_start: s(base.notice_start),
         notice_end: s(base.notice_end),
+        notice_closed: s(base.notice_closed),
         first_tranche: s(base.first_tranche),
         reports: [
             (s(base.reports[0].0), base.reports[0].1),
@@ -390,9 +396,9 @@ fn lifecycle(
     step(
         &officer,
         None,
-        cal.notice_end,
+        cal.notice_closed,
         C::CloseNotice {
-            closed_on: cal.notice_end,
+            closed_on: cal.notice_closed,
         },
     );
     for (source, amount) in &approved {

@@ -54,6 +54,9 @@ fn approve(amount: i64) -> E {
     }
 }
 
+/// A notice from 2021-03-01 (a Monday) to 2021-03-`ends`: five working days, counted from the
+/// next day (the programme's civil count), end on 2021-03-08, so the notice may close from
+/// 2021-03-09.
 fn notice(ends: u32) -> E {
     E::NoticePublished {
         starts_on: d(3, 1),
@@ -121,16 +124,16 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
             registered("导入项目（公示未了即拨款）"),
             plan(),
             approve(100_000),
-            notice(5),
+            notice(8),
             E::ObjectionRaised {
                 objection_id: "YY-9".to_string(),
                 raised_on: d(3, 2),
                 raised_by: "村民代表（匿名）".to_string(),
                 summary: "选址有异议".to_string(),
             },
-            E::NoticeClosed { closed_on: d(3, 5) },
-            tranche(1, 40_000, 5),
-            terminated(5),
+            E::NoticeClosed { closed_on: d(3, 9) },
+            tranche(1, 40_000, 9),
+            terminated(9),
         ],
     )
     .await;
@@ -151,14 +154,14 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
             registered("导入项目（未验收即清算）"),
             plan(),
             approve(100_000),
-            notice(5),
-            E::NoticeClosed { closed_on: d(3, 5) },
+            notice(8),
+            E::NoticeClosed { closed_on: d(3, 9) },
             E::FundsSettled {
                 source: FundSource::City,
                 amount: Fen(100_000),
-                settled_on: d(3, 5),
+                settled_on: d(3, 9),
             },
-            terminated(5),
+            terminated(9),
         ],
     )
     .await;
@@ -173,11 +176,11 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
             registered("导入项目（超批复拨款）"),
             plan(),
             approve(100_000),
-            notice(5),
-            E::NoticeClosed { closed_on: d(3, 5) },
-            tranche(1, 60_000, 5),
-            tranche(2, 50_000, 5),
-            terminated(5),
+            notice(8),
+            E::NoticeClosed { closed_on: d(3, 9) },
+            tranche(1, 60_000, 9),
+            tranche(2, 50_000, 9),
+            terminated(9),
         ],
     )
     .await;
@@ -198,14 +201,14 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
             registered("导入项目（绩效差未追回）"),
             plan(),
             approve(100_000),
-            notice(5),
-            E::NoticeClosed { closed_on: d(3, 5) },
-            tranche(1, 60_000, 5),
+            notice(8),
+            E::NoticeClosed { closed_on: d(3, 9) },
+            tranche(1, 60_000, 9),
             E::AcceptanceRequested {
-                requested_on: d(3, 5),
+                requested_on: d(3, 9),
             },
             E::AcceptancePassed {
-                inspected_on: d(3, 5),
+                inspected_on: d(3, 9),
                 inspector: "县商务局验收组".to_string(),
                 results: vec![InspectedItem {
                     item_id: "signage".to_string(),
@@ -215,7 +218,7 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
                 }],
             },
             E::PerformanceEvaluated {
-                evaluated_on: d(3, 5),
+                evaluated_on: d(3, 9),
                 scores: vec![IndicatorScore {
                     indicator_id: "coverage".to_string(),
                     score: 40,
@@ -226,15 +229,15 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
             E::ClawbackOrdered {
                 source: FundSource::City,
                 amount: Fen(60_000),
-                ordered_on: d(3, 5),
+                ordered_on: d(3, 9),
                 reason: "绩效评价等级为差".to_string(),
             },
             E::ClawbackSettled {
                 source: FundSource::City,
                 amount: Fen(30_000),
-                settled_on: d(3, 5),
+                settled_on: d(3, 9),
             },
-            E::ProjectClosed { closed_on: d(3, 5) },
+            E::ProjectClosed { closed_on: d(3, 9) },
         ],
     )
     .await;
@@ -246,7 +249,8 @@ pub async fn write_crafted_histories(store: &store::Store) -> Vec<Expected> {
         None,
     ));
 
-    // A notice of three working days (the programme asks for five).
+    // A notice of two working days counted from the day after its start (the programme asks
+    // for five).
     let id = "crafted-short-notice";
     write_history(
         store,

@@ -31,9 +31,13 @@
 //!   slot: on or after the start) and on or before its own due date. Otherwise the first report
 //!   dated after its due date meets it *late* (that report may also meet the next slot); until
 //!   then it is overdue. Slots are generated up to the first one due on or after `today`.
-//! * **Public notice.** A published notice is a deadline `notice-end` (stage `notice`): its last
-//!   day is the `min_working_days`-th working day counting the start day itself (the count the
-//!   aggregate enforces), or the published end if that is later; met by closing the notice.
+//! * **Public notice.** A published notice is a deadline `notice-end` (stage `notice`). Its last
+//!   day is the `min_working_days`-th working day counted as the programme's `notice.counting`
+//!   says — by default the civil rule, from the day after the start (民法典 第二百零一条), like
+//!   the relative deadlines — or the published end if that is later ([`notice_last_day`], the
+//!   count the aggregate enforces). The notice may close only after its last day, so the
+//!   deadline falls due on the day after it ([`notice_earliest_close`]), moved to the next
+//!   working day; met by closing the notice.
 //! * **Suspension pauses.** For a suspension from `s` (suspended_on) to `r` (resumed_on), every
 //!   one-off deadline not met before `s` and due on or after `s` moves later by `r - s` calendar
 //!   days, and the holiday shift is applied again. Suspensions are applied in order, so a moved
@@ -49,7 +53,9 @@ use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{CalendarError, WorkingCalendar};
-use crate::programme::{DayUnit, DueRule, HolidayShift, OfficialRole, Programme};
+use crate::programme::{
+    DayUnit, DueRule, HolidayShift, NoticeCounting, NoticeRules, OfficialRole, Programme,
+};
 
 /// The id of the deadline derived from a published notice.
 pub const NOTICE_DEADLINE_ID: &str = "notice-end";
@@ -398,15 +404,48 @@ pub fn working_days_before(
     Ok(d)
 }
 
-/// The last day of a public notice of `min_working_days` working days starting on `starts_on`,
-/// counting the start day itself when it is a working day.
+/// The day after which a notice's working days are counted: the start day itself under the
+/// civil rule ([`NoticeCounting::FromNextDay`], 民法典 第二百零一条), the day before it when the
+/// programme counts the start day ([`NoticeCounting::FromStartDay`]).
+fn notice_count_base(notice: &NoticeRules, starts_on: NaiveDate) -> NaiveDate {
+    match notice.counting {
+        NoticeCounting::FromNextDay => starts_on,
+        NoticeCounting::FromStartDay => starts_on.pred_opt().unwrap_or(starts_on),
+    }
+}
+
+/// The last day of a public notice starting on `starts_on` under the programme's notice rules:
+/// the `min_working_days`-th working day counted as [`NoticeRules::counting`] says (by
+/// default from the day after `starts_on`). The one count of the notice period: the
+/// aggregate's `PublishNotice` check, the `notice-end` deadline and the compliance report all
+/// use it (with [`notice_working_days`], which counts the same way).
 pub fn notice_last_day(
     calendar: &WorkingCalendar,
+    notice: &NoticeRules,
     starts_on: NaiveDate,
-    min_working_days: u32,
 ) -> Result<NaiveDate, CalendarError> {
-    let day_before = starts_on.pred_opt().unwrap_or(starts_on);
-    calendar.add_working_days(day_before, min_working_days.max(1))
+    calendar.add_working_days(
+        notice_count_base(notice, starts_on),
+        notice.min_working_days.max(1),
+    )
+}
+
+/// The working days a notice from `starts_on` to `ends_on` (its published last day) runs,
+/// counted as [`notice_last_day`] counts them: `ends_on >= notice_last_day(..)` exactly when
+/// this is at least `min_working_days`.
+pub fn notice_working_days(
+    calendar: &WorkingCalendar,
+    notice: &NoticeRules,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+) -> Result<u32, CalendarError> {
+    calendar.working_days_between(notice_count_base(notice, starts_on), ends_on)
+}
+
+/// The first day a notice whose last day is `ends_on` may be closed (and so the first day money
+/// may move): objections may be raised until the end of the last day, so the day after it.
+pub fn notice_earliest_close(ends_on: NaiveDate) -> NaiveDate {
+    ends_on.succ_opt().unwrap_or(ends_on)
 }
 
 struct Pending {
@@ -503,31 +542,39 @@ pub fn derive(
     }
 
     for (starts_on, ends_on) in &facts.notices {
-        match notice_last_day(calendar, *starts_on, programme.notice.min_working_days) {
-            Ok(min_end) => pending.push(Pending {
-                id: NOTICE_DEADLINE_ID.to_string(),
-                name: "项目公示期满".to_string(),
-                source: DeadlineSource::Notice,
-                stage: "notice".to_string(),
-                requires: format!(
-                    "公示期（不少于{}个工作日）满后处理异议并结束公示",
-                    programme.notice.min_working_days
-                ),
-                nominal: min_end.max(*ends_on),
-                shift: HolidayShift::None,
-                responsible: vec![OfficialRole::Liaison],
-                anchor: Some(("notice_published", *starts_on)),
-                why: Why::new(
-                    format!(
-                        "notice from {starts_on}: {} working days end on {min_end}, published end {ends_on}",
-                        programme.notice.min_working_days
+        let days = programme.notice.min_working_days;
+        let counted = match programme.notice.counting {
+            NoticeCounting::FromNextDay => ("counted from the next day", "次日起算"),
+            NoticeCounting::FromStartDay => ("counted from the start day", "当日起算"),
+        };
+        match notice_last_day(calendar, &programme.notice, *starts_on) {
+            Ok(min_end) => {
+                let last = min_end.max(*ends_on);
+                let close = notice_earliest_close(last);
+                pending.push(Pending {
+                    id: NOTICE_DEADLINE_ID.to_string(),
+                    name: "项目公示期满".to_string(),
+                    source: DeadlineSource::Notice,
+                    stage: "notice".to_string(),
+                    requires: format!(
+                        "公示期（不少于{days}个工作日）满后处理异议并结束公示"
                     ),
-                    format!(
-                        "公示自 {starts_on} 起，{} 个工作日至 {min_end}，公告截止 {ends_on}",
-                        programme.notice.min_working_days
+                    nominal: close,
+                    shift: HolidayShift::Later,
+                    responsible: vec![OfficialRole::Liaison],
+                    anchor: Some(("notice_published", *starts_on)),
+                    why: Why::new(
+                        format!(
+                            "notice from {starts_on}: {days} working days ({}) end on {min_end}, published end {ends_on}; it closes from {close}",
+                            counted.0
+                        ),
+                        format!(
+                            "公示自 {starts_on} 起，{days} 个工作日（{}）至 {min_end}，公告截止 {ends_on}，{close} 起可结束公示",
+                            counted.1
+                        ),
                     ),
-                ),
-            }),
+                })
+            }
             Err(e) => out.undecided.push(Undecided {
                 id: NOTICE_DEADLINE_ID.to_string(),
                 name: "项目公示期满".to_string(),

@@ -7,8 +7,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use workflows::programme::{
-    DayUnit, DueBefore, DueRule, FormError, FundSource, Grade, HolidayShift, OfficialRole,
-    ProgrammeRegistry, Requirement, ScheduleRule, EVENT_ANCHORS, LABELLED_STAGES,
+    DayUnit, DueBefore, DueRule, FormError, FundSource, Grade, HolidayShift, NoticeCounting,
+    OfficialRole, ProgrammeRegistry, Requirement, ScheduleRule, EVENT_ANCHORS, LABELLED_STAGES,
 };
 
 const LOCKERS_2017: &str = "shandong-smart-lockers-2017";
@@ -696,6 +696,76 @@ fn impossible_dates_stage_windows_and_funding_orders_are_refused() {
         )
     });
     assert_eq!(e.pointer, "/funding/sources/0/requires_disbursed_first/0");
+}
+
+#[test]
+fn every_shipped_programme_states_its_application_window_and_counts_the_notice_civilly() {
+    let registry = ProgrammeRegistry::builtin();
+    for (id, opens_on, closes_on) in [
+        (LOCKERS_2017, date(2017, 5, 23), date(2017, 12, 31)),
+        (VILLAGES_2021, date(2021, 6, 2), date(2021, 12, 31)),
+        (LOCKERS_2025, date(2025, 1, 1), date(2025, 12, 31)),
+    ] {
+        let p = registry.get(id, 1).unwrap();
+        assert_eq!(
+            (
+                p.application_window.opens_on,
+                p.application_window.closes_on
+            ),
+            (opens_on, closes_on),
+            "{id}"
+        );
+        assert!(
+            p.application_window.contains(opens_on) && p.application_window.contains(closes_on)
+        );
+        assert!(!p.application_window.contains(opens_on.pred_opt().unwrap()));
+        assert!(!p.application_window.contains(closes_on.succ_opt().unwrap()));
+        // The source leaves the window open: a note says how it was chosen.
+        assert!(
+            p.notes.iter().any(|n| n.contains("登记期")),
+            "{id}: a note explains the window"
+        );
+        // No definition states its counting: the civil rule applies.
+        assert!(
+            shipped_value(id)["notice"].get("counting").is_none(),
+            "{id}"
+        );
+        assert_eq!(p.notice.counting, NoticeCounting::FromNextDay, "{id}");
+    }
+}
+
+#[test]
+fn the_notice_counting_is_read_from_the_definition_and_checked() {
+    let p = parse_changed(|v| {
+        set(
+            v,
+            "/notice",
+            json!({"min_working_days": 5, "counting": "from_start_day"}),
+        )
+    })
+    .unwrap();
+    assert_eq!(p.notice.counting, NoticeCounting::FromStartDay);
+    let e = refused_at(|v| {
+        set(
+            v,
+            "/notice",
+            json!({"min_working_days": 5, "counting": "inclusive"}),
+        )
+    });
+    assert_eq!(e.pointer, "/notice/counting");
+}
+
+#[test]
+fn a_definition_without_an_application_window_or_with_a_reversed_one_is_refused() {
+    let e = refused_at(|v| {
+        v.as_object_mut().unwrap().remove("application_window");
+    });
+    assert_eq!(e.pointer, "/application_window", "{e}");
+    let e = refused_at(|v| set(v, "/application_window/closes_on", json!("2017-05-22")));
+    assert_eq!(e.pointer, "/application_window/closes_on");
+    assert!(e.reason.contains("2017-05-23"), "{e}");
+    let e = refused_at(|v| set(v, "/application_window/opens_on", json!("2017-02-30")));
+    assert_eq!(e.pointer, "/application_window/opens_on");
 }
 
 // ---------------------------------------------------------------- registry

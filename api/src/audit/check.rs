@@ -14,8 +14,9 @@
 //!
 //! The rules, each judged on the events in sequence order:
 //! * `payment_before_notice_closed`: a tranche or a settlement of more than 0 fen recorded while
-//!   the project's public notice was not *clean* (published, closed, every objection raised
-//!   before the closing resolved before it), or paid on a date before the notice's closing date.
+//!   the project's public notice was not *clean* (published, closed after its last day — the
+//!   notice's period has fully run only then —, every objection raised before the closing
+//!   resolved before it), or paid on a date before the notice's closing date.
 //! * `settlement_before_acceptance`: a settlement recorded while the last inspection had not
 //!   passed (or none was recorded), or dated before the passing inspection.
 //! * `payment_exceeds_approval`: a tranche or settlement that takes what was paid from a source
@@ -23,8 +24,11 @@
 //! * `poor_evaluation_without_settled_clawback`: the latest performance evaluation is 差, money
 //!   was paid, and as of the check no clawback was ordered or some of it is still outstanding
 //!   (a recovery still under way is listed too: it is not settled).
-//! * `notice_shorter_than_minimum`: a notice whose days from start to end (both included) hold
-//!   fewer working days than the programme's `notice.min_working_days`.
+//! * `notice_shorter_than_minimum`: a notice that ends before the last day of the programme's
+//!   `notice.min_working_days` working days, counted as its `notice.counting` says (by default
+//!   from the day after the start, 民法典 第二百零一条) by the same functions the engine uses
+//!   (`workflows::deadlines::notice_last_day`, `notice_working_days`). Notices stored under the
+//!   older inclusive count may show up here: that is the rule, judged on what they say.
 //! * `deadline_missed`: a deadline (`workflows::deadlines::derive`, as of the check day) met
 //!   late, still open past its due date, or left unmet when the project ended after it fell due;
 //!   with the number of working days (official calendar) from the due date to the day it was
@@ -40,8 +44,13 @@ use projections::deadlines::ProjectDeadlineState;
 use serde::Serialize;
 use store::{Store, StoredEvent};
 use workflows::calendar::WorkingCalendar;
-use workflows::deadlines::{derive, DeadlineSource, DeadlineStatus, DerivedDeadline, Milestone};
-use workflows::programme::{DueRule, FundSource, Grade, Programme, ProgrammeRegistry};
+use workflows::deadlines::{
+    derive, notice_earliest_close, notice_last_day, notice_working_days, DeadlineSource,
+    DeadlineStatus, DerivedDeadline, Milestone,
+};
+use workflows::programme::{
+    DueRule, FundSource, Grade, NoticeCounting, Programme, ProgrammeRegistry,
+};
 
 use super::digest::PROJECT_TYPE;
 
@@ -210,6 +219,8 @@ pub struct ProjectCheck {
 #[derive(Default)]
 struct Notice {
     published: usize,
+    /// The notice's last day: it closes cleanly only after it.
+    ends_on: NaiveDate,
     /// Objection id → (raised, resolved).
     objections: BTreeMap<String, (usize, Option<usize>)>,
     /// (event, closing date, objections open when it closed).
@@ -289,16 +300,22 @@ pub fn check_project(
             } => {
                 notice = Some(Notice {
                     published: i,
+                    ends_on: *ends_on,
                     ..Default::default()
                 });
                 if let Some(p) = programme {
                     let required = p.notice.min_working_days;
-                    let day_before = starts_on.pred_opt().unwrap_or(*starts_on);
-                    match calendar.working_days_between(day_before, *ends_on) {
-                        Ok(actual) if actual < required => raw.push(Raw::new(
+                    // The one count of the notice period, as the engine enforces it.
+                    let counted =
+                        notice_last_day(calendar, &p.notice, *starts_on).and_then(|end| {
+                            notice_working_days(calendar, &p.notice, *starts_on, *ends_on)
+                                .map(|actual| (end, actual))
+                        });
+                    match counted {
+                        Ok((earliest_end, actual)) if *ends_on < earliest_end => raw.push(Raw::new(
                             FindingKind::NoticeShorterThanMinimum,
-                            format!("公示 {starts_on} 至 {ends_on} 仅含 {actual} 个工作日，{} 规定不少于 {required} 个工作日", p.key()),
-                            format!("the notice from {starts_on} to {ends_on} spans {actual} working day(s); {} requires at least {required}", p.key()),
+                            format!("公示 {starts_on} 至 {ends_on} 仅含 {actual} 个工作日（{}），{} 规定不少于 {required} 个工作日，最早至 {earliest_end}", counting_zh(p.notice.counting), p.key()),
+                            format!("the notice from {starts_on} to {ends_on} spans {actual} working day(s) ({}); {} requires at least {required}, to {earliest_end} at the earliest", counting_en(p.notice.counting), p.key()),
                             registered.into_iter().chain([i]).collect(),
                         )),
                         Ok(_) => {}
@@ -529,6 +546,28 @@ impl Raw {
 }
 
 /// The finance rules of one tranche (`settlement == false`) or settlement.
+/// Whether a notice closed on `closed_on` had run its whole period: objections may be raised
+/// until the end of its last day, so it closes from the day after (as the engine requires).
+fn notice_ran_out(notice: &Option<Notice>, closed_on: NaiveDate) -> bool {
+    notice
+        .as_ref()
+        .is_some_and(|n| closed_on >= notice_earliest_close(n.ends_on))
+}
+
+fn counting_zh(counting: NoticeCounting) -> &'static str {
+    match counting {
+        NoticeCounting::FromNextDay => "自公示次日起算",
+        NoticeCounting::FromStartDay => "自公示当日起算",
+    }
+}
+
+fn counting_en(counting: NoticeCounting) -> &'static str {
+    match counting {
+        NoticeCounting::FromNextDay => "counted from the day after the start",
+        NoticeCounting::FromStartDay => "counted from the start day",
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn payment(
     i: usize,
@@ -544,10 +583,13 @@ fn payment(
     let what_zh = if settlement { "清算" } else { "拨付" };
     let what_en = if settlement { "settlement" } else { "tranche" };
     if amount > Fen::ZERO {
-        let clean = notice
-            .as_ref()
-            .and_then(|n| n.closed.as_ref())
-            .filter(|(_, closed_on, open)| open.is_empty() && paid_on >= *closed_on);
+        let clean =
+            notice
+                .as_ref()
+                .and_then(|n| n.closed.as_ref())
+                .filter(|(_, closed_on, open)| {
+                    open.is_empty() && paid_on >= *closed_on && notice_ran_out(notice, *closed_on)
+                });
         if clean.is_none() {
             let mut proof = vec![i];
             let (zh, en) = match notice {
@@ -571,6 +613,17 @@ fn payment(
                                     format!(
                                         "the notice was closed with {} objection(s) unresolved",
                                         open.len()
+                                    ),
+                                )
+                            } else if !notice_ran_out(notice, *closed_on) {
+                                (
+                                    format!(
+                                        "公示于 {closed_on} 结束，公示期（至 {}）尚未届满",
+                                        n.ends_on
+                                    ),
+                                    format!(
+                                        "the notice was closed on {closed_on}, before its period (to {}) had run",
+                                        n.ends_on
                                     ),
                                 )
                             } else {

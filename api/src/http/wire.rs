@@ -147,7 +147,9 @@ macro_rules! command_body {
 }
 
 command_body!(
-    /// Register a project (登记). The jurisdiction must be inside one of your grants.
+    /// Register a project (登记). The jurisdiction must be inside one of your grants;
+    /// `registered_on` inside the programme's application window (422
+    /// `registration.outside_window` otherwise).
     RegisterProjectBody => RegisterProject {
         name: String,
         programme_id: String,
@@ -172,11 +174,13 @@ command_body!(
     DesignateEntityBody => DesignateConstructionEntity { #[schema(value_type = EntitySchema)] entity: ConstructionEntity }
 );
 command_body!(
-    /// Publish the public notice (公示).
+    /// Publish the public notice (公示): at least the programme's `notice.min_working_days`
+    /// working days up to `ends_on`, counted from the day after `starts_on` (民法典 第二百零一条)
+    /// unless the programme's `notice.counting` says otherwise.
     PublishNoticeBody => PublishNotice { starts_on: NaiveDate, ends_on: NaiveDate, channel: String }
 );
 command_body!(
-    /// Record an objection raised during the notice.
+    /// Record an objection raised during the notice, from its first to its last day.
     RaiseObjectionBody => RaiseObjection { objection_id: String, raised_on: NaiveDate, raised_by: String, summary: String }
 );
 /// Resolve an objection (the objection id is in the path).
@@ -205,7 +209,8 @@ impl ResolveObjectionBody {
     }
 }
 command_body!(
-    /// Close the public notice (every objection must be resolved).
+    /// Close the public notice: only after its last day (`ends_on`), with every objection
+    /// resolved.
     CloseNoticeBody => CloseNotice { closed_on: NaiveDate }
 );
 command_body!(

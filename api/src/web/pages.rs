@@ -1984,9 +1984,20 @@ fn render_register(ctx: &Ctx, state: &AppState, filled: RegisterFilled) -> HttpR
             Lang::En => &p.title_en,
         };
         let selected = value == chosen;
+        // The application window, so that the date box is filled with a day it accepts.
+        let window = match lang {
+            Lang::Zh => format!(
+                "登记期 {} 至 {}",
+                p.application_window.opens_on, p.application_window.closes_on
+            ),
+            Lang::En => format!(
+                "registers {} – {}",
+                p.application_window.opens_on, p.application_window.closes_on
+            ),
+        };
         (
             value,
-            format!("{title}（{} v{}）", p.id, p.version),
+            format!("{title}（{} v{}，{window}）", p.id, p.version),
             selected,
         )
     }));

@@ -113,12 +113,17 @@ pub fn walk(programme_id: &str) -> Vec<Step> {
     };
     let d = |m: u32, day: u32| NaiveDate::from_ymd_opt(year, m, day).expect("a walk date");
     let s = |m: u32, day: u32| d(m, day).to_string();
+    // The steps of March to May: three months later when the programme's application window
+    // opens after 1 March (registration on the later of that day and the window's opening).
+    let shift = early_shift(&programme);
+    let e = |m: u32, day: u32| s(m + shift, day);
+    let registered_on = d(3 + shift, 1).max(programme.application_window.opens_on);
     let mut steps = Vec::new();
     let mut step = |body: &'static str, json: Value| steps.push(Step { body, json });
     step(
         "register",
         json!({"name": "示例项目", "programme_id": programme_id, "programme_version": 1,
-               "jurisdiction": "370323", "description": "测试\n第二行", "registered_on": s(3, 1),
+               "jurisdiction": "370323", "description": "测试\n第二行", "registered_on": registered_on.to_string(),
                "evidence": [{"title": "立项文件", "reference": "示例文〔2021〕1号"}]}),
     );
     step(
@@ -131,20 +136,20 @@ pub fn walk(programme_id: &str) -> Vec<Step> {
     );
     step(
         "plan",
-        json!({"submitted_on": s(3, 10), "form": plan_form(programme_id, unit, d(3, 10)),
+        json!({"submitted_on": e(3, 10), "form": plan_form(programme_id, unit, d(3 + shift, 10)),
                "evidence": [{"title": "工作推进方案", "reference": "示例文〔2021〕3号", "sha256": "ab".repeat(32)}]}),
     );
     step(
         "review",
-        json!({"reviewed_on": s(3, 12), "decision": {"decision": "return", "reasons": ["补充材料"]}}),
+        json!({"reviewed_on": e(3, 12), "decision": {"decision": "return", "reasons": ["补充材料"]}}),
     );
     step(
         "plan",
-        json!({"submitted_on": s(3, 15), "form": plan_form(programme_id, unit, d(3, 15))}),
+        json!({"submitted_on": e(3, 15), "form": plan_form(programme_id, unit, d(3 + shift, 15))}),
     );
     step(
         "review",
-        json!({"reviewed_on": s(3, 20), "decision": {"decision": "approve", "comment": "同意"}}),
+        json!({"reviewed_on": e(3, 20), "decision": {"decision": "approve", "comment": "同意"}}),
     );
     let sources: Vec<Value> = programme
         .funding
@@ -156,7 +161,7 @@ pub fn walk(programme_id: &str) -> Vec<Step> {
     for source in &sources {
         step(
             "funds_approvals",
-            json!({"source": source, "amount_fen": amount, "approved_on": s(3, 20)}),
+            json!({"source": source, "amount_fen": amount, "approved_on": e(3, 20)}),
         );
     }
     step(
@@ -165,28 +170,28 @@ pub fn walk(programme_id: &str) -> Vec<Step> {
     );
     step(
         "notice",
-        json!({"starts_on": s(4, 6), "ends_on": s(4, 13), "channel": "县人民政府网站"}),
+        json!({"starts_on": e(4, 6), "ends_on": e(4, 13), "channel": "县人民政府网站"}),
     );
     step(
         "objections",
-        json!({"objection_id": OBJECTION_ID, "raised_on": s(4, 7), "raised_by": "居民代表", "summary": "选址过远"}),
+        json!({"objection_id": OBJECTION_ID, "raised_on": e(4, 7), "raised_by": "居民代表", "summary": "选址过远"}),
     );
     step(
         "resolve_objection",
-        json!({"resolved_on": s(4, 13), "outcome": "upheld", "resolution": "调整选址"}),
+        json!({"resolved_on": e(4, 13), "outcome": "upheld", "resolution": "调整选址"}),
     );
-    step("notice_close", json!({"closed_on": s(4, 13)}));
+    step("notice_close", json!({"closed_on": e(4, 14)}));
     for source in &sources {
         step(
             "funds_tranches",
-            json!({"source": source, "amount_fen": amount * 6 / 10, "paid_on": s(4, 20)}),
+            json!({"source": source, "amount_fen": amount * 6 / 10, "paid_on": e(4, 20)}),
         );
     }
     step(
         "suspension",
-        json!({"suspended_on": s(5, 6), "reason": "暂停施工"}),
+        json!({"suspended_on": e(5, 6), "reason": "暂停施工"}),
     );
-    step("resumption", json!({"resumed_on": s(5, 20)}));
+    step("resumption", json!({"resumed_on": e(5, 20)}));
     step(
         "deadline_extensions",
         json!({"deadline_id": programme.deadlines[0].id, "until": s(11, 30), "reason": "顺延"}),
@@ -252,8 +257,19 @@ pub fn termination(programme_id: &str) -> Step {
     let source = serde_json::to_value(programme.funding.sources[0].source).expect("serialises");
     Step {
         body: "termination",
-        json: json!({"terminated_on": format!("{year}-05-01"), "reason": "建设主体退出",
+        json: json!({"terminated_on": format!("{year}-{:02}-01", 5 + early_shift(&programme)), "reason": "建设主体退出",
                      "clawbacks": [{"source": source, "amount": 6_000_000}]}),
+    }
+}
+
+/// How many months the walk's March-to-May steps move later: 3 when the programme's
+/// application window opens after 1 March of its year, else 0.
+fn early_shift(programme: &workflows::programme::Programme) -> u32 {
+    let march = NaiveDate::from_ymd_opt(programme.year, 3, 1).expect("a walk date");
+    if programme.application_window.opens_on > march {
+        3
+    } else {
+        0
     }
 }
 

@@ -5,8 +5,9 @@
 
 use serde_json::{json, Value};
 use workflows::calendar::YearNotice;
+use workflows::programme::ProgrammeRegistry;
 
-use crate::helpers::{spawn_app, TestApp, BACKENDS};
+use crate::helpers::{spawn_app, spawn_app_with_registry, TestApp, BACKENDS};
 
 const FIXTURE_2027: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -83,6 +84,17 @@ async fn calendar_events(app: &TestApp, year: &str) -> usize {
         .len()
 }
 
+/// The shipped programmes and a version of the 2025 lockers programme that registers until
+/// the end of 2027 (the shipped one closes with 2025).
+fn programmes_open_to_2027() -> ProgrammeRegistry {
+    let mut registry = ProgrammeRegistry::builtin();
+    let text = domain::fixtures::lockers_2025_v2_open_to_2027();
+    registry
+        .insert(ProgrammeRegistry::parse("lockers-2025.v2.json", &text).unwrap())
+        .unwrap();
+    registry
+}
+
 async fn january_2027_on(app: &TestApp) {
     // Registered on Monday 2026-12-28: the list of officials is due 5 working days later,
     // which the 2026 notice cannot decide (from 25 December the 2027 notice may still move
@@ -92,7 +104,7 @@ async fn january_2027_on(app: &TestApp) {
             "officer.yiyuan",
             "/projects",
             json!({"name": "年末登记的项目", "programme_id": domain::fixtures::LOCKERS_2025,
-                "programme_version": 1, "jurisdiction": "370323", "registered_on": "2026-12-28"}),
+                "programme_version": 2, "jurisdiction": "370323", "registered_on": "2026-12-28"}),
         )
         .await;
     let project = body["project_id"].as_str().unwrap().to_string();
@@ -371,7 +383,7 @@ async fn bad_files_on(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn january_2027_is_undecided_before_the_load_and_exact_after_it_on_both_backends() {
     for backend in BACKENDS {
-        let app = spawn_app(backend).await;
+        let app = spawn_app_with_registry(backend, programmes_open_to_2027()).await;
         january_2027_on(&app).await;
     }
 }

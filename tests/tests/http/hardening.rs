@@ -145,18 +145,25 @@ async fn garbage_never_enters_the_log() {
             "/name",
         );
 
-        // 6. Dates far outside the programme, before the registration.
+        // 6. Dates far outside the programme, before the registration. A registration outside
+        // the programme's application window (2021-06-02 – 2021-12-31) says so.
+        for registered_on in ["9999-12-31", "2017-05-01"] {
+            let reply = app
+                .post(
+                    officer,
+                    "/projects",
+                    &json!({"name": "示例", "programme_id": programme, "programme_version": 1, "jurisdiction": "370323", "registered_on": registered_on}),
+                )
+                .await;
+            assert_refused(
+                reply.status,
+                &reply.body,
+                422,
+                "registration.outside_window",
+                "/registered_on",
+            );
+        }
         for (field, path, body) in [
-            (
-                "/registered_on",
-                "/projects".to_string(),
-                json!({"name": "示例", "programme_id": programme, "programme_version": 1, "jurisdiction": "370323", "registered_on": "9999-12-31"}),
-            ),
-            (
-                "/registered_on",
-                "/projects".to_string(),
-                json!({"name": "示例", "programme_id": programme, "programme_version": 1, "jurisdiction": "370323", "registered_on": "2017-05-01"}),
-            ),
             (
                 "/suspended_on",
                 p("/suspension"),

@@ -138,7 +138,33 @@ pub async fn spawn_app_over(
     dir: tempfile::TempDir,
     settings: HttpSettings,
 ) -> TestApp {
-    let engine = Engine::with_store(store, ProgrammeRegistry::builtin());
+    spawn_app_with_programmes(backend, store, dir, settings, ProgrammeRegistry::builtin()).await
+}
+
+/// The application on a fresh store of `backend`'s kind, with `programmes` instead of the
+/// shipped definitions alone.
+pub async fn spawn_app_with_registry(backend: Backend, programmes: ProgrammeRegistry) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("subsidy.db").display()
+        ),
+        Backend::Postgres => fresh_postgres().await,
+    };
+    let store = store::Store::connect(&url).await.expect("open the store");
+    spawn_app_with_programmes(backend, store, dir, HttpSettings::default(), programmes).await
+}
+
+/// [`spawn_app_over`] with the given programme definitions.
+pub async fn spawn_app_with_programmes(
+    backend: Backend,
+    store: store::Store,
+    dir: tempfile::TempDir,
+    settings: HttpSettings,
+    programmes: ProgrammeRegistry,
+) -> TestApp {
+    let engine = Engine::with_store(store, programmes);
     let accounts = Accounts::new(&engine.store);
     for (name, role, grant) in ACCOUNTS {
         let grants: Vec<JurisdictionCode> = if grant.is_empty() {

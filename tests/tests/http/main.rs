@@ -16,6 +16,7 @@ mod headers;
 mod idempotency;
 mod limits;
 mod logging;
+mod notice_rules;
 mod openapi;
 mod outage;
 mod programmes;

@@ -10,7 +10,8 @@ use crate::helpers::{spawn_app, TestApp, BACKENDS};
 struct Dates {
     plan: &'static str,
     review: &'static str,
-    notice: (&'static str, &'static str),
+    /// Start, last day, and the day it closes (after its last day).
+    notice: (&'static str, &'static str, &'static str),
     tranche: &'static str,
     reports: [(&'static str, &'static str); 2],
     acceptance: &'static str,
@@ -24,7 +25,7 @@ fn dates(programme: &str) -> Dates {
         LOCKERS_2017 => Dates {
             plan: "2017-05-26",
             review: "2017-06-05",
-            notice: ("2017-06-07", "2017-06-14"),
+            notice: ("2017-06-07", "2017-06-14", "2017-06-15"),
             tranche: "2017-06-20",
             reports: [("2017-06-28", "上半年"), ("2017-09-28", "三季度")],
             acceptance: "2017-12-01",
@@ -35,7 +36,7 @@ fn dates(programme: &str) -> Dates {
         VILLAGES_2021 => Dates {
             plan: "2021-06-07",
             review: "2021-06-09",
-            notice: ("2021-06-10", "2021-06-17"),
+            notice: ("2021-06-10", "2021-06-18", "2021-06-21"),
             tranche: "2021-06-25",
             reports: [("2021-07-09", "7月上旬"), ("2021-07-19", "7月中旬")],
             acceptance: "2021-08-02",
@@ -46,7 +47,7 @@ fn dates(programme: &str) -> Dates {
         _ => Dates {
             plan: "2025-03-20",
             review: "2025-04-01",
-            notice: ("2025-04-02", "2025-04-10"),
+            notice: ("2025-04-02", "2025-04-10", "2025-04-11"),
             tranche: "2025-04-20",
             reports: [("2025-05-09", "5月"), ("2025-06-09", "6月")],
             acceptance: "2025-10-09",
@@ -116,7 +117,7 @@ async fn walk(app: &TestApp, programme_id: &str) {
     app.ok(
         officer,
         &p("/notice/close"),
-        json!({"closed_on": d.notice.1}),
+        json!({"closed_on": d.notice.2}),
     )
     .await;
     for s in &sources {

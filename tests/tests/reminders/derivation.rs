@@ -115,18 +115,26 @@ fn a_five_working_day_notice_spanning_national_day_2017() {
         ends_on: d(2017, 9, 29),
         channel: "政府网站".into(),
     });
-    // Fri 29 Sep (1), Sat 30 Sep working (2), 1–8 Oct off, Mon 9 (3), Tue 10 (4), Wed 11 Oct (5).
+    // Counted from the next day (民法典 第二百零一条): Sat 30 Sep working (1), 1–8 Oct off,
+    // Mon 9 (2), Tue 10 (3), Wed 11 (4), Thu 12 Oct (5). The notice may close from Fri 13 Oct,
+    // the day the deadline falls due.
     let set = run(LOCKERS_2017, &ev, d(2017, 10, 9));
     let notice = get(&set, "notice-end");
-    assert_eq!(notice.deadline.due_on, Some(d(2017, 10, 11)));
+    assert_eq!(notice.deadline.due_on, Some(d(2017, 10, 13)));
     assert_eq!(notice.deadline.status, S::Upcoming);
     // The designation has no date of its own: dated by the approval before it, it meets the
     // construction-entity deadline.
     assert_eq!(get(&set, "construction-entity").deadline.status, S::Met);
-    ev.push(E::NoticeClosed {
-        closed_on: d(2017, 10, 12),
+    let mut on_time = ev.clone();
+    on_time.push(E::NoticeClosed {
+        closed_on: d(2017, 10, 13),
     });
-    let set = run(LOCKERS_2017, &ev, d(2017, 10, 13));
+    let set = run(LOCKERS_2017, &on_time, d(2017, 10, 13));
+    assert_eq!(get(&set, "notice-end").deadline.status, S::Met);
+    ev.push(E::NoticeClosed {
+        closed_on: d(2017, 10, 16),
+    });
+    let set = run(LOCKERS_2017, &ev, d(2017, 10, 16));
     assert_eq!(get(&set, "notice-end").deadline.status, S::MetLate);
 }
 
@@ -181,9 +189,16 @@ fn villages_2021_relative_monthly_and_notice_over_national_day() {
         ends_on: d(2021, 9, 29),
         channel: "政府网站".into(),
     });
-    // Wed 29 (1), Thu 30 Sep (2), 1–7 Oct off, Fri 8 (3), Sat 9 working (4), Mon 11 Oct (5).
+    // Counted from the next day (民法典 第二百零一条): Thu 30 Sep (1), 1–7 Oct off, Fri 8 (2),
+    // Sat 9 working (3), Mon 11 (4), Tue 12 Oct (5): the last day is 12 October, and the notice
+    // may close (the deadline falls due) on Wed 13 October.
     let set = run(VILLAGES_2021, &ev, d(2021, 10, 8));
-    assert_eq!(due(&set, "notice-end"), Some(d(2021, 10, 11)));
+    assert_eq!(due(&set, "notice-end"), Some(d(2021, 10, 13)));
+    let why = &get(&set, "notice-end").deadline.explanation;
+    assert!(
+        why.contains("counted from the next day) end on 2021-10-12"),
+        "the explanation names the count and the last day: {why}"
+    );
 }
 
 #[test]

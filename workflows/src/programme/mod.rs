@@ -318,6 +318,40 @@ pub struct FundingRules {
 pub struct NoticeRules {
     /// The notice runs for at least this many working days.
     pub min_working_days: u32,
+    /// How those working days are counted; the civil rule unless the definition says otherwise.
+    /// Every place that counts a notice goes through [`crate::deadlines::notice_last_day`] and
+    /// [`crate::deadlines::notice_working_days`], which read it.
+    #[serde(default)]
+    pub counting: NoticeCounting,
+}
+
+/// Where the count of a notice's working days begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeCounting {
+    /// The civil rule (民法典 第二百零一条: 按照年、月、日计算期间的，开始的当日不计入，自下一日开始
+    /// 计算): the day the notice starts is not counted; the first counted day is the day after.
+    /// The relative deadlines count the same way. The default.
+    #[default]
+    FromNextDay,
+    /// The start day counts as the first day (when it is a working day), for a programme whose
+    /// document says so (e.g. "自发布之日起").
+    FromStartDay,
+}
+
+/// The dates between which projects register under a programme (申报期): a project's
+/// `registered_on` must fall inside, both days included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationWindow {
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+}
+
+impl ApplicationWindow {
+    /// Whether `date` lies in the window (both ends included).
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.opens_on <= date && date <= self.closes_on
+    }
 }
 
 /// One scored indicator of the performance evaluation.
@@ -387,6 +421,8 @@ pub struct Programme {
     pub title_en: String,
     pub year: i32,
     pub source: Source,
+    /// When projects may register under this programme (`registered_on`).
+    pub application_window: ApplicationWindow,
     /// Where the definition departs from, or fills gaps in, its source document, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -323,6 +323,18 @@ fn check_meta_schema(file: &str, value: &Value) -> Result<(), DefinitionError> {
 fn check_semantics(file: &str, p: &Programme) -> Result<CompiledForms, DefinitionError> {
     let err = |pointer: String, reason: String| DefinitionError::new(file, pointer, reason);
 
+    // The application window is a range of days, not an empty one.
+    let window = p.application_window;
+    if window.closes_on < window.opens_on {
+        return Err(err(
+            "/application_window/closes_on".to_string(),
+            format!(
+                "the window closes on {} before it opens on {}",
+                window.closes_on, window.opens_on
+            ),
+        ));
+    }
+
     // Stages: each labelled engine stage exactly once, in lifecycle order, so that a reader of
     // the definition sees the lifecycle as the engine runs it.
     for (i, (label, expected)) in p.stages.iter().zip(LABELLED_STAGES).enumerate() {
