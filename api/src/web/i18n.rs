@@ -52,6 +52,19 @@ impl Lang {
         }
     }
 
+    /// The dashboard's warning while next year's holiday notice is not loaded (from 1 December):
+    /// `next` is the missing year, `from` the first day the calendar cannot decide.
+    pub fn calendar_warning(self, next: i32, from: chrono::NaiveDate) -> String {
+        match self {
+            Lang::Zh => format!(
+                "{next}年节假日安排尚未载入：自{from}起按工作日计算的期限暂无法确定。请管理员载入国务院办公厅的通知（subsidy calendar load）。"
+            ),
+            Lang::En => format!(
+                "The {next} holiday calendar is not loaded: deadlines counted in working days from {from} on cannot be decided yet. An admin should record the State Council notice (subsidy calendar load)."
+            ),
+        }
+    }
+
     /// A stage's name.
     pub fn stage(self, stage: Stage) -> &'static str {
         match self {

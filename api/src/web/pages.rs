@@ -715,23 +715,15 @@ async fn dashboard_page(
         .partition(|d| d.deadline.status == workflows::deadlines::DeadlineStatus::Overdue);
     let (overdue_total, soon_total) = (overdue.len(), soon.len());
     let calendar = state.engine.services.calendar.current();
-    let calendar_warning =
-        crate::calendar::next_year_warning(&calendar, today()).map(|_| {
-            let next = calendar.covered_years().end() + 1;
-            let from = calendar
-                .decided_dates()
-                .end()
-                .succ_opt()
-                .unwrap_or(*calendar.decided_dates().end());
-            match lang {
-                Lang::Zh => format!(
-                    "{next}年节假日安排尚未载入：自{from}起按工作日计算的期限暂无法确定。请管理员载入国务院办公厅的通知（subsidy calendar load）。"
-                ),
-                Lang::En => format!(
-                    "The {next} holiday calendar is not loaded: deadlines counted in working days from {from} on cannot be decided yet. An admin should record the State Council notice (subsidy calendar load)."
-                ),
-            }
-        });
+    let calendar_warning = crate::calendar::next_year_warning(&calendar, today()).map(|_| {
+        let next = calendar.covered_years().end() + 1;
+        let from = calendar
+            .decided_dates()
+            .end()
+            .succ_opt()
+            .unwrap_or(*calendar.decided_dates().end());
+        lang.calendar_warning(next, from)
+    });
 
     let page = DashboardPage {
         l: ctx_layout(
