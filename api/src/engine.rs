@@ -76,6 +76,9 @@ pub enum EngineError {
 pub struct Engine {
     pub store: Store,
     pub services: Arc<ProjectServices>,
+    /// The last position of a `programme/<id>` event this process has taken in (shared by the
+    /// clones): [`Engine::refresh_programmes`] reads the programme streams only when it moved.
+    pub(crate) programmes_seen: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Engine {
@@ -102,6 +105,7 @@ impl Engine {
         Self {
             store,
             services: Arc::new(ProjectServices::new(programmes)),
+            programmes_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         }
     }
 

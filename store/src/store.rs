@@ -600,6 +600,29 @@ impl Store {
         .map_err(StoreError::db("listing records"))
     }
 
+    /// The highest global position of an event of `aggregate_type` (0 when it has none): a
+    /// cheap way to know whether a kind of record changed since it was last read (the
+    /// primary key's prefix finds the type's rows).
+    pub async fn last_position_of(&self, aggregate_type: &str) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(global_position), 0) FROM events WHERE aggregate_type = ?",
+                )
+                .bind(aggregate_type)
+                .fetch_one(pool)
+                .await
+            }
+            Backend::Postgres(pool) => sqlx::query_scalar(
+                "SELECT COALESCE(MAX(global_position), 0) FROM events WHERE aggregate_type = $1",
+            )
+            .bind(aggregate_type)
+            .fetch_one(pool)
+            .await,
+        }
+        .map_err(StoreError::db("reading the last position of a record type"))
+    }
+
     /// The highest global position committed so far (0 for an empty store).
     pub async fn last_position(&self) -> Result<i64, StoreError> {
         let sql = "SELECT COALESCE(MAX(global_position), 0) FROM events";

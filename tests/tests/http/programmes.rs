@@ -297,3 +297,49 @@ async fn programme_versions_are_records_on_both_backends() {
         versions_on(&app).await;
     }
 }
+
+/// Another process on the same store (its own registry, its own idea of what it has seen)
+/// publishes version 2 and withdraws version 1; the server takes both in before its next
+/// registration, although it looked at the programme records a moment before.
+async fn another_process_on(app: &TestApp) {
+    // The server has looked (a registration refreshes first).
+    app.ok("officer.yiyuan", "/projects", register_body(1))
+        .await;
+    let other = api::Engine::with_store(
+        app.engine.store.clone(),
+        workflows::programme::ProgrammeRegistry::builtin(),
+    );
+    let context = domain::CommandContext::new("admin.elsewhere");
+    let published = other
+        .publish_programme(&context, "villages-2021.v2.json", &villages_v2())
+        .await
+        .expect("published by the other process");
+    assert_eq!(published.outcome, "published");
+    assert!(
+        app.engine.programmes().get(VILLAGES, 2).is_none(),
+        "the server cannot know of version 2 before it looks"
+    );
+    other
+        .withdraw_programme(&context, VILLAGES, 1, "由第二版取代")
+        .await
+        .expect("withdrawn by the other process");
+
+    let refused = app
+        .post("officer.yiyuan", "/projects", &register_body(1))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["code"], "programme.withdrawn");
+    let accepted = app
+        .ok("officer.yiyuan", "/projects", register_body(2))
+        .await;
+    assert!(accepted["project_id"].is_string(), "{accepted}");
+    assert!(app.engine.programmes().get(VILLAGES, 2).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_recorded_by_another_process_are_in_force_before_the_next_registration() {
+    for backend in BACKENDS {
+        let app = crate::helpers::spawn_app(backend).await;
+        another_process_on(&app).await;
+    }
+}
