@@ -1320,6 +1320,12 @@ async fn registration_and_objection_resolution_through_the_pages() {
     assert_eq!(bad_date.status(), 422);
     let text = bad_date.text().await.unwrap();
     assert!(text.contains("id=\"f-registered-on-error\""), "{text}");
+    // The date box says which days it takes, and is described by that hint and the error.
+    assert!(text.contains("须在所选项目类别的登记期内"), "{text}");
+    assert!(
+        text.contains("aria-describedby=\"f-registered-on-hint f-registered-on-error\""),
+        "{text}"
+    );
     assert_eq!(
         form_key(&text),
         key,
