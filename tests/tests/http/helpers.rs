@@ -71,12 +71,9 @@ async fn fresh_postgres() -> String {
     format!("{prefix}/{name}")
 }
 
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, false).await
-}
-
-/// [`spawn_app`] with `HttpSettings::tls` set as given.
-pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
+/// A temporary directory and the URL of a fresh, empty store of `backend`'s kind (a SQLite file
+/// in the directory, or a new PostgreSQL database).
+async fn fresh_store(backend: Backend) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match backend {
         Backend::Sqlite => format!(
@@ -85,6 +82,16 @@ pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
         ),
         Backend::Postgres => fresh_postgres().await,
     };
+    (dir, url)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, false).await
+}
+
+/// [`spawn_app`] with `HttpSettings::tls` set as given.
+pub async fn spawn_app_with(backend: Backend, tls: bool) -> TestApp {
+    let (dir, url) = fresh_store(backend).await;
     spawn_app_on(backend, &url, dir, tls).await
 }
 
@@ -116,14 +123,7 @@ pub async fn spawn_app_with_settings(
 
 /// The application over a fresh store whose events are stamped by `clock` (`recorded_at`).
 pub async fn spawn_app_with_clock(backend: Backend, clock: store::FixedClock) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("subsidy.db").display()
-        ),
-        Backend::Postgres => fresh_postgres().await,
-    };
+    let (dir, url) = fresh_store(backend).await;
     let store = store::Store::connect(&url)
         .await
         .expect("open the store")
@@ -144,14 +144,7 @@ pub async fn spawn_app_over(
 /// The application on a fresh store of `backend`'s kind, with `programmes` instead of the
 /// shipped definitions alone.
 pub async fn spawn_app_with_registry(backend: Backend, programmes: ProgrammeRegistry) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("subsidy.db").display()
-        ),
-        Backend::Postgres => fresh_postgres().await,
-    };
+    let (dir, url) = fresh_store(backend).await;
     let store = store::Store::connect(&url).await.expect("open the store");
     spawn_app_with_programmes(backend, store, dir, HttpSettings::default(), programmes).await
 }
